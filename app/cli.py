@@ -1,0 +1,166 @@
+"""`terrain`: the app, and its scripting face for support and automation.
+
+terrain                          open the app (web view on 127.0.0.1 where no desktop client runs)
+terrain sync --server URL --user NAME [--password-stdin]
+terrain status [--json]
+terrain card QUERY [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    from app.replica import default_data_dir
+
+    return Path(args.data_dir) if args.data_dir else default_data_dir()
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from app.services import open_device
+    from sync.errors import SyncError
+
+    device = open_device(_data_dir(args), server_url=args.server, allow_file_token=args.remember_in_file)
+    try:
+        state = device.engine.state()
+        needs_login = args.user is not None and (args.user != state.get("username") or args.server)
+        if needs_login or not device.engine.token_store.load(device.engine._token_key()):
+            username = args.user or state.get("username")
+            if not username:
+                print("error: say who you are with --user NAME", file=sys.stderr)
+                return 2
+            password = (
+                sys.stdin.readline().rstrip("\n")
+                if args.password_stdin
+                else getpass.getpass(f"Password for {username}: ")
+            )
+            device.engine.sign_in(username=username, password=password)
+            warning = getattr(device.engine.token_store, "warning", None)
+            if warning:
+                print(f"note: {warning} (--remember-in-file)", file=sys.stderr)
+
+        def progress(pages: int, records: int) -> None:
+            if not args.quiet:
+                print(f"\rpulled {records} records in {pages} pages", end="", file=sys.stderr, flush=True)
+
+        report = device.engine.sync(on_page=progress)
+    except SyncError as exc:
+        print(f"\nsync failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        device.close()
+    if not args.quiet:
+        print(file=sys.stderr)
+    print(f"synced: {report.upserts} records updated, {report.deletes} deleted, {report.purges} accounts removed")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from app.services import device_status, open_device
+
+    device = open_device(_data_dir(args))
+    try:
+        status = device_status(device)
+    finally:
+        device.close()
+    if args.json:
+        _print_json(status)
+    else:
+        for key, value in status.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def _card(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from app.card import card_as_json, customer_card, find_account
+    from app.replica import open_replica
+
+    engine = open_replica(_data_dir(args))
+    try:
+        with Session(engine) as session:
+            account = find_account(session=session, query=args.query)
+            if account is None:
+                print(f"no account matches {args.query!r} on this device", file=sys.stderr)
+                return 1
+            card = customer_card(session=session, account_id=account.id, today=args.as_of or date.today())
+    finally:
+        engine.dispose()
+    assert card is not None
+    data = card_as_json(card)
+    if args.json:
+        _print_json(data)
+    else:
+        account_data = data["account"]
+        print(f"{account_data['name']} — {account_data.get('billing_city') or ''} ({account_data['lifecycle_stage']})")
+        print(
+            f"contacts: {len(data['contacts'])}, orders: {data['order_count']}, open invoices: {len(data['open_invoices'])}"
+        )
+    return 0
+
+
+def _run_app(args: argparse.Namespace) -> int:
+    from views.main import run
+
+    run(data_dir=_data_dir(args), host=args.host, port=args.port, server_url=args.server)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="terrain", description="Terrain, the field-sales CRM.")
+    parser.add_argument("--data-dir", help="where the replica lives (default: TERRAIN_DATA_DIR or the user data dir)")
+    parser.add_argument("--host", default="127.0.0.1", help="web view address (app only)")
+    parser.add_argument("--port", type=int, default=8550, help="web view port (app only)")
+    parser.add_argument("--server", help="server URL to offer on the sign-in screen (app only)")
+    parser.set_defaults(handler=_run_app)
+    commands = parser.add_subparsers(dest="command")
+
+    sync = commands.add_parser("sync", help="sign in if needed, then sync this device's replica")
+    sync.add_argument("--data-dir", default=argparse.SUPPRESS)
+    sync.add_argument("--server", help="server URL, for example http://127.0.0.1:8000")
+    sync.add_argument("--user", help="user name (asks for the password)")
+    sync.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    sync.add_argument(
+        "--remember-in-file",
+        action="store_true",
+        help="where no keyring exists, keep the session in a file readable only by you",
+    )
+    sync.add_argument("--quiet", action="store_true")
+    sync.set_defaults(handler=_sync)
+
+    status = commands.add_parser("status", help="what this device knows of its sync")
+    status.add_argument("--data-dir", default=argparse.SUPPRESS)
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=_status)
+
+    card = commands.add_parser("card", help="the customer card of an account, by id or name")
+    card.add_argument("--data-dir", default=argparse.SUPPRESS)
+    card.add_argument("query")
+    card.add_argument("--json", action="store_true")
+    card.add_argument("--as-of", type=date.fromisoformat, default=None, help="the day overdue amounts are counted at")
+    card.set_defaults(handler=_card)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""Keeping the refresh token on the device: the system keyring, or a file only if asked for.
+
+Passwords are never stored. Where no keyring backend exists (a server or a bare container),
+`KeyringTokenStore` says so with `NoSecureStore` instead of writing the secret in clear; the
+user may then opt in to `FileTokenStore`, a file readable by them only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import keyring
+from keyring.errors import KeyringError, NoKeyringError
+
+from sync.engine import TokenStore
+
+__all__ = ["FileTokenStore", "KeyringTokenStore", "NoSecureStore", "best_token_store"]
+
+SERVICE = "terrain"
+
+
+class NoSecureStore(Exception):
+    """No keyring backend: the token can only be kept in memory, or in a file if the user agrees."""
+
+
+class KeyringTokenStore(TokenStore):
+    def load(self, key: str) -> str | None:
+        try:
+            return keyring.get_password(SERVICE, key)
+        except (NoKeyringError, KeyringError):
+            return None
+
+    def save(self, key: str, token: str) -> None:
+        try:
+            keyring.set_password(SERVICE, key, token)
+        except NoKeyringError as exc:
+            raise NoSecureStore(
+                "no system keyring is available: you will have to sign in again next time, "
+                "unless you allow keeping the session in a file readable only by you"
+            ) from exc
+
+    def delete(self, key: str) -> None:
+        try:
+            keyring.delete_password(SERVICE, key)
+        except (NoKeyringError, KeyringError):
+            pass
+
+
+class FileTokenStore(TokenStore):
+    """Tokens in a JSON file with mode 0600, for machines without a keyring, by explicit choice."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+    def _read(self) -> dict[str, str]:
+        try:
+            data = json.loads(self.path.read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def load(self, key: str) -> str | None:
+        return self._read().get(key)
+
+    def save(self, key: str, token: str) -> None:
+        data = self._read()
+        data[key] = token
+        self.save_all(data)
+
+    def delete(self, key: str) -> None:
+        data = self._read()
+        if data.pop(key, None) is not None:
+            self.save_all(data)
+
+    def save_all(self, data: dict[str, str]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle)
+
+
+class _FallbackStore(TokenStore):
+    """The keyring when there is one; else memory (and the file, if the user allowed it)."""
+
+    def __init__(self, file_store: FileTokenStore | None) -> None:
+        super().__init__()
+        self.keyring = KeyringTokenStore()
+        self.file_store = file_store
+        self.warning: str | None = None
+
+    def load(self, key: str) -> str | None:
+        token = self.keyring.load(key) or super().load(key)
+        if token is None and self.file_store is not None:
+            token = self.file_store.load(key)
+        return token
+
+    def save(self, key: str, token: str) -> None:
+        super().save(key, token)
+        try:
+            self.keyring.save(key, token)
+        except NoSecureStore as exc:
+            if self.file_store is not None:
+                self.file_store.save(key, token)
+            else:
+                self.warning = str(exc)
+
+    def delete(self, key: str) -> None:
+        super().delete(key)
+        self.keyring.delete(key)
+        if self.file_store is not None:
+            self.file_store.delete(key)
+
+
+def best_token_store(data_dir: Path, *, allow_file: bool = False) -> _FallbackStore:
+    file_store = (
+        FileTokenStore(data_dir / "session-token.json")
+        if allow_file or (data_dir / "session-token.json").exists()
+        else None
+    )
+    return _FallbackStore(file_store)

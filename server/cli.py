@@ -1,0 +1,145 @@
+"""`terrain-server`: run, migrate and fill the central CRM server."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Sequence
+
+from sqlmodel import select
+
+__all__ = ["main"]
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    from server.db import get_engine
+
+    return get_engine()
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    from server.migrate import current_revision, upgrade
+
+    engine = _engine()
+    upgrade(engine)
+    print(f"database at revision {current_revision(engine)} ({engine.url.render_as_string(hide_password=True)})")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.main import create_app
+    from server.migrate import upgrade
+
+    if not args.no_migrate:
+        upgrade(_engine())
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    from server.db import ServerSession
+    from server.migrate import upgrade
+    from server.models import User
+    from server.security import hash_password
+
+    engine = _engine()
+    upgrade(engine)
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+    if len(password) < 8 and not args.allow_short_password:
+        print("error: a password needs at least 8 characters", file=sys.stderr)
+        return 2
+    with ServerSession(engine) as session:
+        if session.exec(select(User).where(User.username == args.username)).first():
+            print(f"error: user {args.username!r} already exists", file=sys.stderr)
+            return 1
+        manager_id = None
+        if args.manager:
+            manager = session.exec(select(User).where(User.username == args.manager)).first()
+            if manager is None:
+                print(f"error: no manager named {args.manager!r}", file=sys.stderr)
+                return 1
+            manager_id = manager.id
+        user = User(
+            username=args.username,
+            full_name=args.full_name or args.username,
+            role=args.role,
+            manager_id=manager_id,
+            password_hash=hash_password(password),
+            email=args.email,
+        )
+        session.add(user)
+        session.commit()
+        print(f"added {args.role} {user.username} ({user.id})")
+    return 0
+
+
+def _demo_data(args: argparse.Namespace) -> int:
+    from server.db import ServerSession
+    from server.demo import DEMO_PASSWORD, load_demo_data
+    from server.migrate import upgrade
+
+    engine = _engine()
+    upgrade(engine)
+    with ServerSession(engine) as session:
+        try:
+            summary = load_demo_data(session=session, seed=args.seed, today=args.today)
+        except ValueError as exc:
+            print(f"demo data not loaded: {exc}", file=sys.stderr)
+            return 1
+    rows = ", ".join(f"{count} {name}" for name, count in summary.counts.items())
+    print(f"demo data loaded (seed {args.seed}): {rows}")
+    print(f"demo logins (DEMO ONLY, password '{DEMO_PASSWORD}'):")
+    for username, role in summary.users.items():
+        print(f"  {username:8} {role}")
+    return 0
+
+
+def _date(text: str):  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    return date.fromisoformat(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="terrain-server", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the API (migrates the database first)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the schema at start")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(handler=_serve)
+
+    migrate = commands.add_parser("migrate", help="upgrade the database schema to the latest version")
+    migrate.set_defaults(handler=_migrate)
+
+    user = commands.add_parser("user", help="manage users")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    add = user_commands.add_parser("add", help="add a rep, a manager or an admin")
+    add.add_argument("username")
+    add.add_argument("--role", choices=("rep", "manager", "admin"), default="rep")
+    add.add_argument("--full-name")
+    add.add_argument("--email")
+    add.add_argument("--manager", help="user name of the rep's manager")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument("--allow-short-password", action="store_true", help=argparse.SUPPRESS)
+    add.set_defaults(handler=_user_add)
+
+    demo = commands.add_parser("demo-data", help="fill an empty database with the demo company")
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--today", type=_date, default=None, help="the day the data is centred on (default: today)")
+    demo.set_defaults(handler=_demo_data)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

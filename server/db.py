@@ -1,0 +1,157 @@
+"""The server's database: engine, sessions, and the change log written at every commit.
+
+Every insert, update and delete of a synced record made through a `ServerSession` bumps the
+record's version and appends to `change_log` just before the transaction commits. On
+PostgreSQL the rows are numbered under a transaction-level advisory lock, so sequence numbers
+are handed out in commit order and a late commit can never be skipped by a pulling device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import UOWTransaction
+from sqlmodel import Session, select
+
+from app.ids import utcnow
+from app.models import ENTITIES, Account, Record
+from server.models import ChangeLog
+
+__all__ = [
+    "PendingChange",
+    "ServerSession",
+    "get_engine",
+    "make_engine",
+    "record_changes",
+    "session_scope",
+]
+
+#: Any constant shared by every server process: the lock that orders change-log commits.
+CHANGE_LOG_LOCK = 0x7465727261696E  # "terrain"
+_PENDING = "terrain_pending_changes"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingChange:
+    entity: str
+    row_id: str
+    op: str
+    account_id: str | None
+    #: Known for accounts (and purges); looked up from the account at commit otherwise.
+    owner_id: str | None = None
+    owner_known: bool = False
+
+
+class ServerSession(Session):
+    """A session whose commits write the change log."""
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+@lru_cache
+def get_engine() -> Engine:
+    from server.settings import get_settings
+
+    return make_engine(get_settings().resolved_database_url())
+
+
+def session_scope(engine: Engine | None = None) -> Iterator[ServerSession]:
+    with ServerSession(engine or get_engine(), expire_on_commit=False) as session:
+        yield session
+
+
+def record_changes(session: Session, changes: Iterable[PendingChange]) -> None:
+    """Queue change-log rows for writes made outside the ORM (bulk Core inserts)."""
+    session.info.setdefault(_PENDING, []).extend(changes)
+
+
+def _entity_name(obj: object) -> str | None:
+    if isinstance(obj, Record):
+        name: str = obj.__tablename__  # type: ignore[assignment]
+        return name if name in ENTITIES else None
+    return None
+
+
+def _change_for(obj: Record, entity: str, op: str) -> PendingChange:
+    if isinstance(obj, Account):
+        return PendingChange(entity, obj.id, op, obj.id, obj.owner_id, owner_known=True)
+    return PendingChange(entity, obj.id, op, getattr(obj, "account_id", None))
+
+
+@event.listens_for(ServerSession, "before_flush")
+def _bump_versions(session: Session, _ctx: UOWTransaction, _instances: object) -> None:
+    now = utcnow()
+    for obj in session.dirty:
+        if _entity_name(obj) and session.is_modified(obj, include_collections=False):
+            obj.version += 1  # type: ignore[attr-defined]
+            obj.updated_at = now  # type: ignore[attr-defined]
+
+
+@event.listens_for(ServerSession, "after_flush")
+def _collect_changes(session: Session, _ctx: UOWTransaction) -> None:
+    pending = session.info.setdefault(_PENDING, [])
+    for objs, op in ((session.new, "upsert"), (session.dirty, "upsert"), (session.deleted, "delete")):
+        for obj in objs:
+            entity = _entity_name(obj)
+            if entity and (op != "upsert" or obj in session.new or session.is_modified(obj)):
+                pending.append(_change_for(obj, entity, op))  # type: ignore[arg-type]
+
+
+@event.listens_for(ServerSession, "before_commit")
+def _write_change_log(session: Session) -> None:
+    session.flush()
+    pending: list[PendingChange] = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    wanted = {c.account_id for c in pending if c.account_id and not c.owner_known}
+    owners: dict[str, str | None] = {}
+    for chunk in _chunks(sorted(wanted), 500):
+        owners.update(session.exec(select(Account.id, Account.owner_id).where(Account.id.in_(chunk))).all())  # type: ignore[attr-defined,arg-type]
+    now = utcnow()
+    rows = [
+        {
+            "entity": c.entity,
+            "row_id": c.row_id,
+            "op": c.op,
+            "account_id": c.account_id,
+            "owner_id": c.owner_id if c.owner_known else owners.get(c.account_id or ""),
+            "changed_at": now,
+        }
+        for c in pending
+    ]
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # Held until commit: the numbers below are handed out in commit order.
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGE_LOG_LOCK})
+    connection.execute(sa.insert(ChangeLog.__table__), rows)  # type: ignore[arg-type]
+
+
+@event.listens_for(ServerSession, "after_soft_rollback")
+def _forget_changes(session: Session, _previous: object) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,30 @@
+"""The central CRM API as an ASGI application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
+from sqlalchemy.engine import Engine
+
+from server.db import get_engine
+from server.routers import accounts, auth, contacts, orders, sync
+from server.settings import ServerSettings, get_settings
+
+__all__ = ["create_app"]
+
+
+def create_app(*, engine: Engine | None = None, settings: ServerSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="Terrain CRM API", version="1", summary="Central server of the Terrain field-sales CRM")
+    app.state.settings = settings
+    app.state.engine = engine or get_engine()
+    app.state.secret_key = settings.resolved_secret_key()
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    for module in (auth, sync, accounts, contacts, orders):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,38 @@
+"""Alembic environment: the server's tables are the CRM entities plus the server-only ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import app.models  # noqa: F401  (registers the entity tables)
+import server.models  # noqa: F401  (registers the server tables)
+from server.migrate import server_table_names
+
+config = context.config
+target_metadata = SQLModel.metadata
+_TABLES = server_table_names()
+
+
+def _include(name: str | None, type_: str, _parent_names: Any) -> bool:
+    return type_ != "table" or name in _TABLES
+
+
+def run_migrations() -> None:
+    connection = config.attributes.get("connection")
+    if connection is None:
+        raise RuntimeError("run migrations through `terrain-server migrate`")
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        include_name=_include,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations()

@@ -1,0 +1,190 @@
+"""Pull: the changes in a device's scope, page by page, under one snapshot bound.
+
+A first pull (no cursor) reads the scope's tables directly, entity by entity in key order; a
+later pull reads the change log after the stored cursor. Either way every page of one pull
+stops at the same bound, the change-log sequence number current when the pull began, and the
+last page hands back that bound as the cursor to keep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from app.models import ENTITIES, Account, entity_table
+from server.models import ChangeLog, User
+from server.scope import scope_owner_ids
+from sync.wire import Change, PullPage
+
+__all__ = ["BadCursor", "pull_page"]
+
+_ENTITY_NAMES = list(ENTITIES)
+
+
+class BadCursor(ValueError):
+    """The cursor was not made by this server: the device should start a fresh pull."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Position:
+    """Where a pull is: in the snapshot (entity index and last id) or in the log (last seq)."""
+
+    bound: int
+    snapshot: bool
+    entity_index: int = 0
+    last_id: str = ""
+    last_seq: int = 0
+
+    def token(self) -> str:
+        if self.snapshot:
+            return f"s.{self.bound}.{self.entity_index}.{self.last_id}"
+        return f"d.{self.bound}.{self.last_seq}"
+
+
+def _parse(cursor: str | None, current_seq: int) -> _Position:
+    if not cursor:
+        return _Position(bound=current_seq, snapshot=True)
+    parts = cursor.split(".")
+    try:
+        if len(parts) == 1:
+            seq = int(parts[0])
+            if seq < 0 or seq > current_seq:
+                raise BadCursor(f"cursor {seq} is ahead of this server")
+            return _Position(bound=current_seq, snapshot=False, last_seq=seq)
+        if parts[0] == "s" and len(parts) == 4:
+            return _Position(int(parts[1]), True, int(parts[2]), parts[3])
+        if parts[0] == "d" and len(parts) == 3:
+            return _Position(int(parts[1]), False, last_seq=int(parts[2]))
+    except ValueError as exc:
+        raise BadCursor(f"malformed cursor {cursor!r}") from exc
+    raise BadCursor(f"malformed cursor {cursor!r}")
+
+
+def _current_seq(session: Session) -> int:
+    return int(session.connection().execute(sa.select(sa.func.coalesce(sa.func.max(ChangeLog.seq), 0))).scalar_one())
+
+
+def _account_ids_subquery(owner_ids: list[str] | None) -> Any:
+    query = sa.select(Account.id)  # type: ignore[call-overload]
+    if owner_ids is not None:
+        query = query.where(Account.owner_id.in_(owner_ids))  # type: ignore[union-attr]
+    return query
+
+
+def _scope_clause(table: sa.Table, owner_ids: list[str] | None) -> Any:
+    if owner_ids is None:
+        return sa.true()
+    if table.name == "account":
+        return table.c.owner_id.in_(owner_ids)
+    if "account_id" not in table.c:
+        return sa.true()  # catalogue: every device gets it
+    in_scope = table.c.account_id.in_(_account_ids_subquery(owner_ids))
+    return sa.or_(table.c.account_id.is_(None), in_scope) if table.c.account_id.nullable else in_scope
+
+
+def _row_out(row: sa.Row[Any]) -> dict[str, Any]:
+    return dict(row._mapping)
+
+
+def _snapshot_page(session: Session, user_scope: list[str] | None, pos: _Position, limit: int) -> PullPage:
+    conn = session.connection()
+    changes: list[Change] = []
+    index, last_id = pos.entity_index, pos.last_id
+    while index < len(_ENTITY_NAMES) and len(changes) < limit:
+        name = _ENTITY_NAMES[index]
+        table = entity_table(name)
+        query = (
+            sa.select(table)
+            .where(_scope_clause(table, user_scope), table.c.id > last_id)
+            .order_by(table.c.id)
+            .limit(limit - len(changes))
+        )
+        rows = conn.execute(query).all()
+        for row in rows:
+            changes.append(
+                Change(seq=pos.bound, entity=name, op="upsert", id=row.id, version=row.version, row=_row_out(row))
+            )
+        if len(changes) < limit:
+            index, last_id = index + 1, ""
+        else:
+            last_id = rows[-1].id
+    done = index >= len(_ENTITY_NAMES)
+    if done:
+        return PullPage(changes=changes, cursor=str(pos.bound), has_more=False)
+    return PullPage(changes=changes, cursor=_Position(pos.bound, True, index, last_id).token(), has_more=True)
+
+
+def _log_page(session: Session, owner_ids: list[str] | None, pos: _Position, limit: int) -> PullPage:
+    conn = session.connection()
+    log = ChangeLog.__table__
+    query = sa.select(log.c.seq, log.c.entity, log.c.row_id, log.c.op).where(  # type: ignore[attr-defined]
+        log.c.seq > pos.last_seq,  # type: ignore[attr-defined]
+        log.c.seq <= pos.bound,  # type: ignore[attr-defined]
+    )
+    if owner_ids is not None:
+        query = query.where(sa.or_(log.c.account_id.is_(None), log.c.owner_id.in_(owner_ids)))  # type: ignore[attr-defined]
+    entries = conn.execute(query.order_by(log.c.seq).limit(limit)).all()  # type: ignore[attr-defined]
+    # Only the latest change of a record matters: its row is read as it is now.
+    latest: dict[tuple[str, str], sa.Row[Any]] = {}
+    for entry in entries:
+        latest.pop((entry.entity, entry.row_id), None)
+        latest[(entry.entity, entry.row_id)] = entry
+    wanted: dict[str, list[str]] = {}
+    for entity, row_id in latest:
+        if entity in ENTITIES:
+            wanted.setdefault(entity, []).append(row_id)
+    rows: dict[tuple[str, str], sa.Row[Any]] = {}
+    for entity, ids in wanted.items():
+        table = entity_table(entity)
+        query_rows = sa.select(table).where(table.c.id.in_(ids))
+        for row in conn.execute(query_rows):
+            rows[(entity, row.id)] = row
+    in_scope = _accounts_in_scope(session, owner_ids, {_row_account(e, r) for (e, _), r in rows.items()})
+    changes: list[Change] = []
+    for key, entry in latest.items():
+        if entry.op == "purge":
+            changes.append(Change(seq=entry.seq, entity=entry.entity, op="purge", id=entry.row_id))
+            continue
+        row = rows.get(key)
+        if row is None:
+            changes.append(Change(seq=entry.seq, entity=entry.entity, op="delete", id=entry.row_id))
+        elif (account_id := _row_account(entry.entity, row)) is None or in_scope is None or account_id in in_scope:
+            changes.append(
+                Change(
+                    seq=entry.seq, entity=entry.entity, op="upsert", id=row.id, version=row.version, row=_row_out(row)
+                )
+            )
+    if len(entries) == limit:
+        return PullPage(
+            changes=changes, cursor=_Position(pos.bound, False, last_seq=entries[-1].seq).token(), has_more=True
+        )
+    return PullPage(changes=changes, cursor=str(pos.bound), has_more=False)
+
+
+def _row_account(entity: str, row: sa.Row[Any]) -> str | None:
+    if entity == "account":
+        return str(row.id)
+    return getattr(row, "account_id", None)
+
+
+def _accounts_in_scope(session: Session, owner_ids: list[str] | None, account_ids: set[str | None]) -> set[str] | None:
+    """Of these accounts, those the user reaches now (None: all of them)."""
+    if owner_ids is None:
+        return None
+    account_ids.discard(None)
+    if not account_ids:
+        return set()
+    query = sa.select(Account.id).where(Account.id.in_(account_ids), Account.owner_id.in_(owner_ids))  # type: ignore[call-overload,attr-defined,union-attr]
+    return set(session.connection().execute(query).scalars())
+
+
+def pull_page(*, session: Session, user: User, cursor: str | None, limit: int) -> PullPage:
+    """One page of the user's changes after `cursor`."""
+    pos = _parse(cursor, _current_seq(session))
+    owner_ids = scope_owner_ids(session, user)
+    if pos.snapshot:
+        return _snapshot_page(session, owner_ids, pos, limit)
+    return _log_page(session, owner_ids, pos, limit)

@@ -1,0 +1,93 @@
+"""Sign-in: the OAuth2 password flow, and refresh, each giving tokens bound to one device."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from sqlmodel import select
+
+from app.ids import utcnow
+from server.deps import SessionDep
+from server.models import Device, RefreshToken, User
+from server.security import (
+    hash_refresh_token,
+    issue_access_token,
+    new_refresh_token,
+    verify_password,
+)
+from sync.wire import TokenResponse, UserInfo
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+_BAD_LOGIN = "wrong user name or password"
+
+
+@router.post("/token", response_model=TokenResponse)
+def token(
+    request: Request,
+    session: SessionDep,
+    grant_type: Annotated[str, Form(pattern="^(password|refresh_token)$")],
+    username: Annotated[str | None, Form(max_length=80)] = None,
+    password: Annotated[str | None, Form(max_length=200)] = None,
+    refresh_token: Annotated[str | None, Form(max_length=200)] = None,
+    device_id: Annotated[str | None, Form(min_length=8, max_length=36)] = None,
+    device_name: Annotated[str, Form(max_length=120)] = "",
+    platform: Annotated[str, Form(max_length=40)] = "",
+) -> TokenResponse:
+    """Sign in with a password (`grant_type=password`) or renew with a refresh token."""
+    now = utcnow()
+    if grant_type == "password":
+        if not username or not password or not device_id:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "username, password and device_id are required")
+        user = session.exec(select(User).where(User.username == username)).first()
+        if user is None or not user.active or not verify_password(user.password_hash, password):
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, _BAD_LOGIN)
+        device = session.get(Device, device_id)
+        if device is None:
+            device = Device(id=device_id, user_id=user.id, name=device_name, platform=platform)
+            session.add(device)
+        elif device.user_id != user.id:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, "this device id belongs to another user: sign out there first"
+            )
+        elif device.revoked_at is not None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "this device was revoked by an administrator")
+    else:
+        if not refresh_token:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "refresh_token is required")
+        stored = session.exec(
+            select(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(refresh_token))
+        ).first()
+        if stored is None or stored.revoked_at is not None or stored.used_at is not None or stored.expires_at < now:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the session has ended: sign in again")
+        stored.used_at = now
+        user = session.get(User, stored.user_id)  # type: ignore[assignment]
+        device = session.get(Device, stored.device_id)  # type: ignore[assignment]
+        if user is None or not user.active or device is None or device.revoked_at is not None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the session has ended: sign in again")
+    settings = request.app.state.settings
+    refresh = new_refresh_token()
+    session.add(
+        RefreshToken(
+            token_hash=hash_refresh_token(refresh),
+            user_id=user.id,
+            device_id=device.id,
+            expires_at=now + timedelta(days=settings.refresh_token_days),
+        )
+    )
+    device.last_seen_at = now
+    session.commit()
+    access = issue_access_token(
+        secret=request.app.state.secret_key,
+        user_id=user.id,
+        device_id=device.id,
+        minutes=settings.access_token_minutes,
+    )
+    return TokenResponse(
+        access_token=access,
+        expires_in=settings.access_token_minutes * 60,
+        refresh_token=refresh,
+        user=UserInfo(id=user.id, username=user.username, full_name=user.full_name, role=user.role),
+    )

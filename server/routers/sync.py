@@ -1,0 +1,34 @@
+"""The sync endpoints a device talks to; the scope always comes from the token."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+
+from server.deps import CurrentUser, SessionDep
+from server.pull import BadCursor, pull_page
+from sync.wire import PullPage
+
+router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
+
+
+@router.get("/pull", response_model=PullPage)
+def pull(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    """A page of the changes in the caller's scope after `cursor` (none: everything)."""
+    settings = request.app.state.settings
+    size = min(limit or settings.pull_page_default, settings.pull_page_max)
+    try:
+        page = pull_page(session=session, user=user, cursor=cursor, limit=size)
+    except BadCursor as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{exc}: pull again without a cursor") from exc
+    # Rows go out as they are read, without a pydantic round-trip per field: this is the hot path.
+    body = orjson.dumps(page.model_dump(), option=orjson.OPT_UTC_Z)
+    return Response(content=body, media_type="application/json")

@@ -1,0 +1,83 @@
+"""Passwords (argon2), signed access tokens, and opaque refresh tokens bound to a device."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+
+from app.ids import utcnow
+
+__all__ = [
+    "AccessClaims",
+    "InvalidToken",
+    "hash_password",
+    "hash_refresh_token",
+    "issue_access_token",
+    "new_refresh_token",
+    "read_access_token",
+    "verify_password",
+]
+
+_hasher = PasswordHasher()
+_ALGORITHM = "HS256"
+
+
+class InvalidToken(Exception):
+    """The access token is missing, malformed, forged or expired; the message says which."""
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: str
+    device_id: str
+    expires_at: datetime
+
+
+def issue_access_token(*, secret: str, user_id: str, device_id: str, minutes: int) -> str:
+    now = utcnow()
+    claims = {
+        "sub": user_id,
+        "dev": device_id,
+        "iat": now,
+        "exp": now + timedelta(minutes=minutes),
+        "typ": "access",
+    }
+    return jwt.encode(claims, secret, algorithm=_ALGORITHM)
+
+
+def read_access_token(token: str, *, secret: str) -> AccessClaims:
+    try:
+        claims = jwt.decode(token, secret, algorithms=[_ALGORITHM], options={"require": ["exp", "sub", "dev"]})
+    except jwt.ExpiredSignatureError as exc:
+        raise InvalidToken("the access token has expired: refresh it or sign in again") from exc
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("the access token is not valid: sign in again") from exc
+    if claims.get("typ") != "access":
+        raise InvalidToken("this is not an access token")
+    return AccessClaims(claims["sub"], claims["dev"], datetime.fromtimestamp(claims["exp"]).astimezone())
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_refresh_token(token: str) -> str:
+    # Refresh tokens are long random strings: a plain digest is enough to keep them unreadable.
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,49 @@
+"""The central server's settings, read once from `TERRAIN_*` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ServerSettings", "get_settings"]
+
+
+class ServerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TERRAIN_", extra="ignore")
+
+    #: Where the SQLite database and the generated signing key live when nothing else is set.
+    server_data_dir: Path = Path(user_data_dir("terrain-server", appauthor=False))
+    #: `sqlite:///path` or `postgresql+psycopg://user@host/db`; SQLite in server_data_dir if unset.
+    database_url: str = ""
+    #: Signs access tokens. Several server processes must share it; generated once if unset.
+    secret_key: str = ""
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    pull_page_max: int = 5000
+    pull_page_default: int = 1000
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.server_data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.server_data_dir / 'terrain-server.db'}"
+
+    def resolved_secret_key(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.server_data_dir / "secret_key"
+        if not key_file.exists():
+            import secrets
+
+            self.server_data_dir.mkdir(parents=True, exist_ok=True)
+            key_file.touch(mode=0o600)
+            key_file.write_text(secrets.token_urlsafe(48))
+        return key_file.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> ServerSettings:
+    return ServerSettings()

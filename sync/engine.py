@@ -1,0 +1,301 @@
+"""The device side of sync: sign in, then pull the user's scope into the local replica.
+
+Each pulled page is applied in one local transaction; the cursor is stored only with the last
+page of a pull, so a pull cut at any point starts again from the last complete one and
+re-applies nothing wrongly (an upsert never replaces a newer version).
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import httpx
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
+
+from app.ids import new_id, utcnow
+from app.models import ENTITIES, UTCDateTime, entity_table
+from sync.errors import AuthError, CursorExpired, RequestRejected, ServerError, SyncError, TransportError
+from sync.state import create_sync_tables, read_state, write_state
+from sync.wire import TokenResponse, UserInfo
+
+__all__ = ["PullReport", "SyncEngine", "TokenStore"]
+
+PAGE_SIZE = 1000
+
+
+class TokenStore:
+    """Where the refresh token is kept between runs; the default keeps it in memory only."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, str] = {}
+
+    def load(self, key: str) -> str | None:
+        return self._tokens.get(key)
+
+    def save(self, key: str, token: str) -> None:
+        self._tokens[key] = token
+
+    def delete(self, key: str) -> None:
+        self._tokens.pop(key, None)
+
+
+@dataclass(frozen=True, slots=True)
+class PullReport:
+    pages: int
+    upserts: int
+    deletes: int
+    purges: int
+    cursor: str
+
+
+def _converter(column: sa.Column[Any]) -> Callable[[Any], Any] | None:
+    if isinstance(column.type, UTCDateTime):
+        return lambda v: None if v is None else datetime.fromisoformat(v)
+    if isinstance(column.type, sa.Date):
+        return lambda v: None if v is None else date.fromisoformat(v)
+    return None
+
+
+class _TableWriter:
+    """Upserts wire rows into one replica table; an older version never replaces a newer one."""
+
+    def __init__(self, table: sa.Table) -> None:
+        self.table = table
+        self.columns = [c.name for c in table.columns]
+        self.converters = [(c.name, conv) for c in table.columns if (conv := _converter(c)) is not None]
+        stmt = sqlite_insert(table)
+        self.upsert = stmt.on_conflict_do_update(
+            index_elements=[table.c.id],
+            set_={name: stmt.excluded[name] for name in self.columns if name != "id"},
+            where=stmt.excluded.version >= table.c.version,
+        )
+
+    def rows(self, wire_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out = []
+        for wire in wire_rows:
+            row = {name: wire.get(name) for name in self.columns}
+            for name, convert in self.converters:
+                row[name] = convert(row[name])
+            out.append(row)
+        return out
+
+
+_WRITERS = {name: _TableWriter(entity_table(name)) for name in ENTITIES}
+
+
+def _purge_account(conn: Connection, account_id: str) -> None:
+    for name in reversed(list(ENTITIES)):
+        table = entity_table(name)
+        if name == "account":
+            conn.execute(sa.delete(table).where(table.c.id == account_id))
+        elif "account_id" in table.c:
+            conn.execute(sa.delete(table).where(table.c.account_id == account_id))
+
+
+class SyncEngine:
+    """Signs a device in and keeps its replica in step with the server."""
+
+    def __init__(self, *, replica: Engine, http: httpx.Client, token_store: TokenStore | None = None) -> None:
+        self.replica = replica
+        self.http = http
+        self.token_store = token_store or TokenStore()
+        self._access_token: str | None = None
+        create_sync_tables(replica)
+        with Session(replica) as session:
+            if not read_state(session).get("device_id"):
+                write_state(session, device_id=new_id())
+                session.commit()
+
+    # -- state --------------------------------------------------------------------------
+    def state(self) -> dict[str, str | None]:
+        with Session(self.replica) as session:
+            return read_state(session)
+
+    def _set_state(self, **values: str | None) -> None:
+        with Session(self.replica) as session:
+            write_state(session, **values)
+            session.commit()
+
+    def _token_key(self) -> str:
+        state = self.state()
+        return f"{state.get('server_url')}|{state.get('username')}"
+
+    # -- HTTP ----------------------------------------------------------------------------
+    def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self.http.request(method, url, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise TransportError(f"the server at {self.http.base_url} did not answer in time") from exc
+        except httpx.HTTPError as exc:
+            raise TransportError(f"cannot reach the server at {self.http.base_url}: {exc}") from exc
+        if response.status_code >= 500:
+            raise ServerError(f"the server failed ({response.status_code}): try again later")
+        return response
+
+    @staticmethod
+    def _detail(response: httpx.Response) -> str:
+        try:
+            detail = response.json().get("detail")
+        except ValueError:
+            return response.text[:200]
+        return detail if isinstance(detail, str) else orjson.dumps(detail).decode()[:500]
+
+    # -- sign-in -------------------------------------------------------------------------
+    def sign_in(self, *, username: str, password: str) -> UserInfo:
+        state = self.state()
+        response = self._request(
+            "POST",
+            "/api/v1/auth/token",
+            data={
+                "grant_type": "password",
+                "username": username,
+                "password": password,
+                "device_id": state["device_id"],
+                "device_name": platform.node()[:120],
+                "platform": platform.system().lower()[:40],
+            },
+        )
+        if response.status_code == 401:
+            raise AuthError(self._detail(response))
+        if response.status_code != 200:
+            raise RequestRejected(self._detail(response))
+        tokens = TokenResponse.model_validate(response.json())
+        server_url = str(self.http.base_url).rstrip("/")
+        if state.get("user_id") not in (None, tokens.user.id) or state.get("server_url") not in (None, server_url):
+            # Another user or another server: the old replica is not theirs to see.
+            self.reset_replica()
+        self._set_state(
+            server_url=server_url,
+            user_id=tokens.user.id,
+            username=tokens.user.username,
+            full_name=tokens.user.full_name,
+            role=tokens.user.role,
+        )
+        self._access_token = tokens.access_token
+        self.token_store.save(self._token_key(), tokens.refresh_token)
+        return tokens.user
+
+    def signed_in_user(self) -> str | None:
+        return self.state().get("username")
+
+    def _refresh(self) -> None:
+        refresh_token = self.token_store.load(self._token_key())
+        if not refresh_token:
+            raise AuthError("sign in first")
+        response = self._request(
+            "POST", "/api/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": refresh_token}
+        )
+        if response.status_code != 200:
+            self.token_store.delete(self._token_key())
+            raise AuthError(self._detail(response))
+        tokens = TokenResponse.model_validate(response.json())
+        self._access_token = tokens.access_token
+        self.token_store.save(self._token_key(), tokens.refresh_token)
+
+    def _authorized(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        if self._access_token is None:
+            self._refresh()
+        response = self._request(method, url, headers={"Authorization": f"Bearer {self._access_token}"}, **kwargs)
+        if response.status_code == 401:
+            self._refresh()
+            response = self._request(method, url, headers={"Authorization": f"Bearer {self._access_token}"}, **kwargs)
+            if response.status_code == 401:
+                raise AuthError(self._detail(response))
+        return response
+
+    # -- pull ----------------------------------------------------------------------------
+    def pull(self, *, on_page: Callable[[int, int], None] | None = None, page_size: int = PAGE_SIZE) -> PullReport:
+        """Pull until the server has nothing more; `on_page(pages, records)` reports progress."""
+        cursor = self.state().get("cursor")
+        pages = upserts = deletes = purges = 0
+        while True:
+            params: dict[str, Any] = {"limit": page_size}
+            if cursor:
+                params["cursor"] = cursor
+            response = self._authorized("GET", "/api/v1/sync/pull", params=params)
+            if response.status_code == 410:
+                raise CursorExpired("this device has been offline longer than the server keeps changes")
+            if response.status_code != 200:
+                raise RequestRejected(self._detail(response))
+            try:
+                page = orjson.loads(response.content)
+                changes, cursor, has_more = page["changes"], page["cursor"], page["has_more"]
+            except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+                raise SyncError("the server sent a page this app cannot read: update the app") from exc
+            counts = self._apply_page(changes, cursor if not has_more else None)
+            pages += 1
+            upserts, deletes, purges = upserts + counts[0], deletes + counts[1], purges + counts[2]
+            if on_page:
+                on_page(pages, upserts + deletes + purges)
+            if not has_more:
+                return PullReport(pages, upserts, deletes, purges, cursor)
+
+    def _apply_page(self, changes: list[dict[str, Any]], final_cursor: str | None) -> tuple[int, int, int]:
+        upserts = deletes = purges = 0
+        with self.replica.begin() as conn:
+            batch: list[dict[str, Any]] = []
+            batch_entity: str | None = None
+
+            def flush() -> None:
+                if batch and batch_entity:
+                    writer = _WRITERS[batch_entity]
+                    conn.execute(writer.upsert, writer.rows(batch))
+                batch.clear()
+
+            for change in changes:
+                entity, op = change["entity"], change["op"]
+                if entity not in _WRITERS:
+                    continue  # an entity this version of the app does not know yet
+                if op == "upsert":
+                    if entity != batch_entity:
+                        flush()
+                        batch_entity = entity
+                    batch.append(change["row"])
+                    upserts += 1
+                    continue
+                flush()
+                if op == "purge" or (op == "delete" and entity == "account"):
+                    _purge_account(conn, change["id"])
+                    purges += 1
+                elif op == "delete":
+                    table = entity_table(entity)
+                    conn.execute(sa.delete(table).where(table.c.id == change["id"]))
+                    deletes += 1
+            flush()
+            if final_cursor is not None:
+                with Session(bind=conn) as session:
+                    write_state(session, cursor=final_cursor, last_pull_at=utcnow().isoformat())
+                    session.commit()
+        return upserts, deletes, purges
+
+    # -- the whole sync ------------------------------------------------------------------
+    def sync(self, *, on_page: Callable[[int, int], None] | None = None) -> PullReport:
+        """Pull (push joins in the next version), recording the outcome for the status screen."""
+        try:
+            report = self.pull(on_page=on_page)
+        except SyncError as exc:
+            self._set_state(last_error=str(exc), last_error_at=utcnow().isoformat())
+            raise
+        self._set_state(last_sync_at=utcnow().isoformat(), last_error=None, last_error_at=None)
+        return report
+
+    def reset_replica(self) -> None:
+        """Forget every record and the cursor (not the device id): the next pull starts afresh."""
+        with self.replica.begin() as conn:
+            for name in reversed(list(ENTITIES)):
+                conn.execute(sa.delete(entity_table(name)))
+            with Session(bind=conn) as session:
+                write_state(session, cursor=None, last_sync_at=None, user_id=None, username=None)
+                session.commit()
+
+    def sign_out(self) -> None:
+        self.token_store.delete(self._token_key())
+        self._access_token = None
