@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import keyring
+import keyring.backend
 from keyring.errors import KeyringError, NoKeyringError
 
 from sync.engine import TokenStore
@@ -25,16 +26,25 @@ class NoSecureStore(Exception):
     """No keyring backend: the token can only be kept in memory, or in a file if the user agrees."""
 
 
+def _secure_backend() -> keyring.backend.KeyringBackend:
+    """The system keyring, refusing backends that would keep the secret in clear."""
+    backend = keyring.get_keyring()
+    name = f"{type(backend).__module__}.{type(backend).__name__}"
+    if "plaintext" in name.lower() or name.startswith(("keyring.backends.fail", "keyring.backends.null")):
+        raise NoKeyringError(f"{name} is not a secure store")
+    return backend
+
+
 class KeyringTokenStore(TokenStore):
     def load(self, key: str) -> str | None:
         try:
-            return keyring.get_password(SERVICE, key)
+            return _secure_backend().get_password(SERVICE, key)
         except (NoKeyringError, KeyringError):
             return None
 
     def save(self, key: str, token: str) -> None:
         try:
-            keyring.set_password(SERVICE, key, token)
+            _secure_backend().set_password(SERVICE, key, token)
         except NoKeyringError as exc:
             raise NoSecureStore(
                 "no system keyring is available: you will have to sign in again next time, "
@@ -43,7 +53,7 @@ class KeyringTokenStore(TokenStore):
 
     def delete(self, key: str) -> None:
         try:
-            keyring.delete_password(SERVICE, key)
+            _secure_backend().delete_password(SERVICE, key)
         except (NoKeyringError, KeyringError):
             pass
 

@@ -1,0 +1,106 @@
+"""The app's words in French (the default) and English, and dates and money in the rep's language."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+
+from app.money import format_money
+
+__all__ = ["LANGUAGES", "Translator"]
+
+LANGUAGES = {"fr": "Français", "en": "English"}
+
+_MESSAGES: dict[str, dict[str, str]] = {
+    "app.title": {"fr": "Terrain", "en": "Terrain"},
+    "nav.accounts": {"fr": "Clients", "en": "Customers"},
+    "nav.settings": {"fr": "Réglages", "en": "Settings"},
+    "login.title": {"fr": "Connexion", "en": "Sign in"},
+    "login.server": {"fr": "Serveur", "en": "Server"},
+    "login.user": {"fr": "Utilisateur", "en": "User name"},
+    "login.password": {"fr": "Mot de passe", "en": "Password"},
+    "login.submit": {"fr": "Se connecter", "en": "Sign in"},
+    "login.working": {"fr": "Connexion en cours…", "en": "Signing in…"},
+    "login.missing": {
+        "fr": "Renseignez le serveur, l'utilisateur et le mot de passe.",
+        "en": "Fill in the server, the user name and the password.",
+    },
+    "login.no_keyring": {
+        "fr": "Aucun trousseau sécurisé sur cet appareil : il faudra vous reconnecter au prochain démarrage.",
+        "en": "No secure keyring on this device: you will have to sign in again next time.",
+    },
+    "accounts.search": {"fr": "Rechercher un client", "en": "Search customers"},
+    "accounts.empty": {"fr": "Aucun client ne correspond.", "en": "No customer matches."},
+    "accounts.none_yet": {
+        "fr": "Aucun client sur cet appareil : synchronisez.",
+        "en": "No customers on this device yet: sync.",
+    },
+    "card.back": {"fr": "Retour", "en": "Back"},
+    "card.not_found": {"fr": "Ce client n'est pas sur cet appareil.", "en": "This customer is not on this device."},
+    "card.identity": {"fr": "Identité", "en": "Identity"},
+    "card.contacts": {"fr": "Contacts", "en": "Contacts"},
+    "card.orders": {"fr": "Historique d'achats", "en": "Purchase history"},
+    "card.invoices": {"fr": "Factures ouvertes", "en": "Open invoices"},
+    "card.activities": {"fr": "Échanges récents", "en": "Recent activities"},
+    "card.tickets": {"fr": "Réclamations ouvertes", "en": "Open complaints"},
+    "card.revenue_12m": {"fr": "CA 12 mois (HT)", "en": "Revenue, 12 months (net)"},
+    "card.overdue": {"fr": "Impayés échus", "en": "Overdue"},
+    "card.open_amount": {"fr": "Encours", "en": "Outstanding"},
+    "card.next_visit": {"fr": "Prochaine visite", "en": "Next visit"},
+    "card.no_orders": {"fr": "Aucune commande.", "en": "No orders."},
+    "card.no_invoices": {"fr": "Aucune facture ouverte.", "en": "No open invoices."},
+    "card.no_activities": {"fr": "Aucun échange.", "en": "No activities."},
+    "card.due": {"fr": "échéance {date}", "en": "due {date}"},
+    "card.days_late": {"fr": "{days} j de retard", "en": "{days} days late"},
+    "card.primary": {"fr": "principal", "en": "primary"},
+    "card.stage": {"fr": "Étape", "en": "Stage"},
+    "card.order_lines": {"fr": "{count} lignes", "en": "{count} lines"},
+    "stage.suspect": {"fr": "Suspect", "en": "Suspect"},
+    "stage.lead": {"fr": "Lead", "en": "Lead"},
+    "stage.prospect": {"fr": "Prospect", "en": "Prospect"},
+    "stage.buyer": {"fr": "Acheteur", "en": "Buyer"},
+    "stage.client": {"fr": "Client", "en": "Client"},
+    "stage.ambassador": {"fr": "Ambassadeur", "en": "Ambassador"},
+    "stage.lost": {"fr": "Perdu", "en": "Lost"},
+    "sync.now": {"fr": "Synchroniser", "en": "Sync now"},
+    "sync.running": {"fr": "Synchronisation…", "en": "Syncing…"},
+    "sync.progress": {"fr": "{records} éléments reçus", "en": "{records} records received"},
+    "sync.done": {"fr": "Synchronisé {when}", "en": "Synced {when}"},
+    "sync.never": {"fr": "Jamais synchronisé", "en": "Never synced"},
+    "sync.error": {"fr": "Erreur : {error}", "en": "Error: {error}"},
+    "sync.offline": {"fr": "Hors ligne : {error}", "en": "Offline: {error}"},
+    "sync.sign_in_again": {"fr": "Reconnectez-vous pour synchroniser.", "en": "Sign in again to sync."},
+    "settings.language": {"fr": "Langue", "en": "Language"},
+    "settings.user": {"fr": "Connecté en tant que {user}", "en": "Signed in as {user}"},
+    "settings.server": {"fr": "Serveur : {url}", "en": "Server: {url}"},
+    "settings.sign_out": {"fr": "Se déconnecter", "en": "Sign out"},
+    "settings.sign_in": {"fr": "Se connecter", "en": "Sign in"},
+}
+
+
+class Translator:
+    """Words, dates and amounts for one language and time zone."""
+
+    def __init__(self, language: str = "fr", time_zone: str = "Europe/Paris") -> None:
+        self.language = language if language in LANGUAGES else "fr"
+        self.zone = ZoneInfo(time_zone)
+
+    def __call__(self, key: str, **values: object) -> str:
+        entry = _MESSAGES.get(key)
+        if entry is None:
+            return key
+        return entry[self.language].format(**values)
+
+    def money(self, amount: int, currency: str) -> str:
+        return format_money(amount, currency, self.language)
+
+    def date(self, value: date) -> str:
+        return format_date(value, format="medium", locale=self.language)
+
+    def datetime(self, value: datetime) -> str:
+        return format_datetime(value.astimezone(self.zone), format="medium", tzinfo=self.zone, locale=self.language)
+
+    def local_date(self, value: datetime) -> str:
+        return self.date(value.astimezone(self.zone).date())

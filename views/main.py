@@ -1,0 +1,349 @@
+"""The Terrain app: sign-in, the customers list, the customer card and the settings.
+
+Views only call app/ services; blocking work (HTTP, a whole sync) runs in a worker thread so
+the screen stays responsive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import flet as ft
+from sqlmodel import Session
+
+from app.card import customer_card, search_accounts
+from app.credentials import NoSecureStore
+from app.i18n import LANGUAGES, Translator
+from app.ids import utcnow
+from app.preferences import Preferences
+from app.services import Device, InvalidServerUrl, check_server_url, open_device
+from sync.errors import AuthError, SyncError, TransportError
+from views.card import card_view
+
+__all__ = ["TerrainUI", "run"]
+
+WIDE = 720
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+
+class TerrainUI:
+    """One browser tab or window of the app, over the device shared by all of them."""
+
+    def __init__(self, page: ft.Page, device: Device, prefs: Preferences, default_server: str | None) -> None:
+        self.page = page
+        self.device = device
+        self.prefs = prefs
+        self.default_server = default_server or prefs.last_server_url or device.engine.state().get("server_url") or ""
+        self.t = Translator(prefs.language, prefs.time_zone)
+        self.sync_lock = asyncio.Lock()
+        self.sync_status = ft.Text("", size=12)
+        self.sync_bar = ft.ProgressBar(visible=False)
+        self.search_value = ""
+        page.title = "Terrain"
+        page.theme = ft.Theme(color_scheme_seed=ft.Colors.TEAL)
+        page.on_route_change = self._on_route_change
+        page.on_resize = self._on_resize
+        self._last_wide: bool | None = None
+
+    # -- navigation -------------------------------------------------------------------
+    @property
+    def wide(self) -> bool:
+        return (self.page.width or 0) >= WIDE
+
+    def start(self) -> None:
+        signed_in = bool(self.device.engine.state().get("username"))
+        route = self.page.route if self.page.route not in ("", "/") else "/accounts"
+        if not signed_in:
+            route = "/login"
+        self._show(route)
+        if signed_in:
+            self.page.run_task(self.sync_now)
+
+    def go(self, route: str) -> None:
+        self.page.navigate(route)
+
+    def _on_route_change(self, e: ft.RouteChangeEvent) -> None:
+        self._show(e.route)
+
+    def _on_resize(self, _e: Any) -> None:
+        if self._last_wide is not None and self._last_wide != self.wide:
+            self._show(self.page.route)
+
+    def _show(self, route: str) -> None:
+        self._last_wide = self.wide
+        if route != "/login" and not self.device.engine.state().get("username"):
+            route = "/login"
+        if route == "/login":
+            view = self._login_view()
+        elif route.startswith("/accounts/"):
+            view = self._shell(route, 0, self._card(route.removeprefix("/accounts/")))
+        elif route == "/settings":
+            view = self._shell(route, 1, self._settings())
+        else:
+            view = self._shell("/accounts", 0, self._accounts())
+        self.page.views.clear()
+        self.page.views.append(view)
+        self._refresh_sync_status()
+        self.page.update()
+
+    def _shell(self, route: str, index: int, body: ft.Control) -> ft.View:
+        t = self.t
+        destinations = [("nav.accounts", ft.Icons.STOREFRONT), ("nav.settings", ft.Icons.SETTINGS)]
+        routes = ["/accounts", "/settings"]
+
+        def select(e: Any) -> None:
+            self.go(routes[int(e.control.selected_index)])
+
+        appbar = ft.AppBar(
+            title=ft.Text(t("app.title")),
+            actions=[
+                ft.Container(self.sync_status, padding=ft.Padding.only(right=8)),
+                ft.IconButton(ft.Icons.SYNC, tooltip=t("sync.now"), on_click=self._on_sync_click),
+            ],
+        )
+        content = ft.Column([self.sync_bar, body], expand=True)
+        if self.wide:
+            rail = ft.NavigationRail(
+                selected_index=index,
+                label_type=ft.NavigationRailLabelType.ALL,
+                destinations=[ft.NavigationRailDestination(icon=icon, label=t(key)) for key, icon in destinations],
+                on_change=select,
+            )
+            return ft.View(
+                route=route, appbar=appbar, controls=[ft.Row([rail, ft.VerticalDivider(width=1), content], expand=True)]
+            )
+        bar = ft.NavigationBar(
+            selected_index=index,
+            destinations=[ft.NavigationBarDestination(icon=icon, label=t(key)) for key, icon in destinations],
+            on_change=select,
+        )
+        return ft.View(route=route, appbar=appbar, navigation_bar=bar, controls=[content])
+
+    # -- sign-in ----------------------------------------------------------------------
+    def _login_view(self) -> ft.View:
+        t = self.t
+        server = ft.TextField(label=t("login.server"), value=self.default_server, keyboard_type=ft.KeyboardType.URL)
+        user = ft.TextField(
+            label=t("login.user"), value=self.device.engine.state().get("username") or "", autofocus=True
+        )
+        password = ft.TextField(label=t("login.password"), password=True, can_reveal_password=True)
+        message = ft.Text("", color=ft.Colors.ERROR)
+        working = ft.ProgressRing(visible=False, width=20, height=20)
+
+        async def submit(_e: Any) -> None:
+            message.value = ""
+            if not (server.value.strip() and user.value.strip() and password.value):
+                message.value = t("login.missing")
+                return
+            try:
+                url = check_server_url(server.value)
+            except InvalidServerUrl as exc:
+                message.value = str(exc)
+                return
+            working.visible = True
+            button.disabled = True
+            self.page.update()
+            try:
+                warning = await asyncio.to_thread(self._sign_in, url, user.value.strip(), password.value)
+            except SyncError as exc:
+                message.value = str(exc)
+                return
+            finally:
+                working.visible = False
+                button.disabled = False
+            self.prefs.last_server_url = url
+            self.prefs.save(self.device.data_dir)
+            self.default_server = url
+            if warning:
+                self.page.show_dialog(ft.SnackBar(ft.Text(t("login.no_keyring"))))
+            self.go("/accounts")
+            self.page.run_task(self.sync_now)
+
+        password.on_submit = submit
+        button = ft.Button(t("login.submit"), on_click=submit, icon=ft.Icons.LOGIN)
+        form = ft.Column(
+            [
+                ft.Text(t("app.title"), size=32, weight=ft.FontWeight.BOLD),
+                ft.Text(t("login.title"), size=18),
+                server,
+                user,
+                password,
+                ft.Row([button, working]),
+                message,
+                self._language_picker(),
+            ],
+            width=420,
+            spacing=14,
+        )
+        return ft.View(
+            route="/login",
+            controls=[ft.Container(form, padding=20, alignment=ft.Alignment.TOP_CENTER, expand=True)],
+            scroll=ft.ScrollMode.AUTO,
+        )
+
+    def _sign_in(self, url: str, username: str, password: str) -> str | None:
+        self.device.connect(url)
+        try:
+            self.device.engine.sign_in(username=username, password=password)
+        except NoSecureStore as exc:
+            return str(exc)
+        return getattr(self.device.engine.token_store, "warning", None)
+
+    # -- sync -------------------------------------------------------------------------
+    async def _on_sync_click(self, _e: Any) -> None:
+        await self.sync_now()
+
+    async def sync_now(self) -> None:
+        if self.sync_lock.locked():
+            return
+        loop = asyncio.get_running_loop()
+        async with self.sync_lock:
+            self.sync_bar.visible = True
+            self.sync_status.value = self.t("sync.running")
+            self._safe_update()
+
+            def progress(_pages: int, records: int) -> None:
+                loop.call_soon_threadsafe(self._show_progress, records)
+
+            error: SyncError | None = None
+            try:
+                await asyncio.to_thread(self.device.engine.sync, on_page=progress)
+            except SyncError as exc:
+                error = exc
+            self.sync_bar.visible = False
+            self._refresh_sync_status(error)
+            if error is None and self.page.route in ("/accounts", "/", ""):
+                self._show("/accounts")
+            self._safe_update()
+
+    def _show_progress(self, records: int) -> None:
+        self.sync_status.value = self.t("sync.progress", records=records)
+        self._safe_update()
+
+    def _refresh_sync_status(self, error: SyncError | None = None) -> None:
+        t = self.t
+        state = self.device.engine.state()
+        if error is None and state.get("last_error"):
+            self.sync_status.value = t("sync.error", error=state["last_error"])
+        if isinstance(error, TransportError):
+            self.sync_status.value = t("sync.offline", error=error)
+        elif isinstance(error, AuthError):
+            self.sync_status.value = t("sync.sign_in_again")
+        elif error is not None:
+            self.sync_status.value = t("sync.error", error=error)
+        elif state.get("last_sync_at") and not state.get("last_error"):
+            from datetime import datetime
+
+            when = datetime.fromisoformat(state["last_sync_at"] or utcnow().isoformat())
+            self.sync_status.value = t("sync.done", when=t.datetime(when))
+        elif not state.get("last_error"):
+            self.sync_status.value = t("sync.never")
+
+    def _safe_update(self) -> None:
+        try:
+            self.page.update()
+        except RuntimeError:
+            pass  # the tab was closed while syncing; the sync itself went on
+
+    # -- customers ----------------------------------------------------------------------
+    def _accounts(self) -> ft.Control:
+        t = self.t
+        results = ft.ListView(expand=True, spacing=0)
+
+        def fill() -> None:
+            with Session(self.device.replica) as session:
+                found = search_accounts(session=session, query=self.search_value, limit=100)
+            results.controls = [
+                ft.ListTile(
+                    title=ft.Text(a.name),
+                    subtitle=ft.Text(" · ".join(p for p in (a.postcode, a.city, t(f"stage.{a.lifecycle_stage}")) if p)),
+                    on_click=lambda _e, account_id=a.id: self.go(f"/accounts/{account_id}"),
+                )
+                for a in found
+            ]
+            if not found:
+                results.controls = [ft.Text(t("accounts.empty") if self.search_value else t("accounts.none_yet"))]
+
+        def on_change(e: Any) -> None:
+            self.search_value = e.control.value or ""
+            fill()
+
+        search = ft.TextField(
+            label=t("accounts.search"),
+            value=self.search_value,
+            prefix_icon=ft.Icons.SEARCH,
+            on_change=on_change,
+            autofocus=self.wide,
+        )
+        fill()
+        return ft.Column([ft.Container(search, padding=ft.Padding.symmetric(horizontal=8)), results], expand=True)
+
+    def _card(self, account_id: str) -> ft.Control:
+        from datetime import datetime
+
+        with Session(self.device.replica) as session:
+            card = customer_card(session=session, account_id=account_id, today=datetime.now(self.t.zone).date())
+        return card_view(card, self.t, on_back=lambda _e: self.go("/accounts"))
+
+    # -- settings -----------------------------------------------------------------------
+    def _language_picker(self) -> ft.Control:
+        def on_select(e: Any) -> None:
+            self.prefs.language = e.control.value
+            self.prefs.save(self.device.data_dir)
+            self.t = Translator(self.prefs.language, self.prefs.time_zone)
+            self._show(self.page.route or "/accounts")
+
+        return ft.Dropdown(
+            label=self.t("settings.language"),
+            value=self.t.language,
+            options=[ft.DropdownOption(key=code, text=name) for code, name in LANGUAGES.items()],
+            on_select=on_select,
+            width=220,
+        )
+
+    def _settings(self) -> ft.Control:
+        t = self.t
+        state = self.device.engine.state()
+
+        async def sign_out(_e: Any) -> None:
+            await asyncio.to_thread(self.device.engine.sign_out)
+            self.go("/login")
+
+        return ft.Column(
+            [
+                ft.Text(t("settings.user", user=state.get("full_name") or state.get("username") or "—"), size=16),
+                ft.Text(t("settings.server", url=state.get("server_url") or "—")),
+                self._language_picker(),
+                ft.Row(
+                    [
+                        ft.Button(t("sync.now"), icon=ft.Icons.SYNC, on_click=self._on_sync_click),
+                        ft.OutlinedButton(t("settings.sign_out"), icon=ft.Icons.LOGOUT, on_click=sign_out),
+                    ]
+                ),
+            ],
+            spacing=16,
+        )
+
+
+def run(*, data_dir: Path, host: str = "127.0.0.1", port: int = 8550, server_url: str | None = None) -> None:
+    """Open the app: a desktop window where one can be shown, otherwise the web view on `host`."""
+    device = open_device(data_dir)
+    prefs = Preferences.load(data_dir)
+
+    def main(page: ft.Page) -> None:
+        TerrainUI(page, device, prefs, server_url).start()
+
+    desktop = os.environ.get("TERRAIN_VIEW") == "desktop" or (
+        os.environ.get("TERRAIN_VIEW") != "web" and sys.platform != "linux" or os.environ.get("DISPLAY")
+    )
+    view = ft.AppView.FLET_APP if desktop and os.environ.get("TERRAIN_VIEW") != "web" else ft.AppView.WEB_BROWSER
+    if view == ft.AppView.WEB_BROWSER:
+        print(f"Terrain app: http://{host}:{port}/", flush=True)  # noqa: T201
+    try:
+        ft.run(main, view=view, host=host, port=port, no_cdn=True, assets_dir=str(ASSETS))
+    finally:
+        device.close()
