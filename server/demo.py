@@ -274,11 +274,15 @@ def _paris(day: date, hour: int, minute: int = 0) -> datetime:
 class _Writer:
     """Collects rows per table and writes them with Core, recording their change-log entries."""
 
-    def __init__(self) -> None:
+    def __init__(self, anchor: datetime) -> None:
         self.rows: dict[type[SQLModel], list[dict[str, Any]]] = {}
+        self.anchor = anchor
 
     def add(self, record: SQLModel) -> Any:
-        self.rows.setdefault(type(record), []).append(record.model_dump())
+        row = record.model_dump()
+        # A record not dated by the generator is stamped with the demo day, not the clock.
+        row["updated_at"] = min(row["updated_at"], self.anchor)
+        self.rows.setdefault(type(record), []).append(row)
         return record
 
     def flush(self, session: Session, owners: dict[str, str | None]) -> dict[str, int]:
@@ -317,7 +321,7 @@ def load_demo_data(*, session: Session, seed: int = 42, today: date | None = Non
     rng = random.Random(seed)
     make_id = _Ids(rng)
     anchor = _paris(today, 8)
-    out = _Writer()
+    out = _Writer(anchor)
     summary = DemoSummary()
 
     password_hash = hash_password(DEMO_PASSWORD)

@@ -1,0 +1,125 @@
+"""The `terrain` and `terrain-server` commands, run as a person would, against uvicorn on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from sqlmodel import Session, select
+
+from app.models import Account, Contact, Invoice, Order
+from server.models import User
+from tests.conftest import LiveServer, free_port, settings_for
+
+
+def terrain(*args: str, data_dir: Path, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", "--data-dir", str(data_dir), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def terrain_server(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", *args], input=stdin, capture_output=True, text=True, timeout=180, env={**os.environ, **env}
+    )
+
+
+def _first_account(live_server: LiveServer, username: str) -> Account:
+    with Session(live_server.engine) as session:
+        owner = session.exec(select(User.id).where(User.username == username)).one()
+        account = session.exec(select(Account).where(Account.owner_id == owner, Account.lifecycle_stage == "client").order_by(Account.name)).first()
+    assert account is not None
+    return account
+
+
+def test_sync_then_card_shows_alices_customer_and_never_bruno_s(live_server: LiveServer, tmp_path: Path) -> None:
+    device = tmp_path / "device"
+    synced = terrain("sync", "--server", live_server.url, "--user", "alice", "--password-stdin", data_dir=device, stdin="demo\n")
+    assert synced.returncode == 0, synced.stderr
+    assert "synced:" in synced.stdout
+
+    account = _first_account(live_server, "alice")
+    with Session(live_server.engine) as session:
+        contacts = {c.id for c in session.exec(select(Contact).where(Contact.account_id == account.id))}
+        orders = session.exec(select(Order).where(Order.account_id == account.id)).all()
+        open_invoices = {i.id for i in session.exec(select(Invoice).where(Invoice.account_id == account.id, Invoice.status == "open"))}
+    card = terrain("card", account.name, "--json", data_dir=device)
+    assert card.returncode == 0, card.stderr
+    data = json.loads(card.stdout)
+    assert data["account"]["id"] == account.id
+    assert {c["id"] for c in data["contacts"]} == contacts
+    assert data["order_count"] == len(orders)
+    assert {o["id"]: o["gross_amount"] for o in data["orders"]} == {o.id: o.gross_amount for o in orders}
+    assert {i["id"] for i in data["open_invoices"]} == open_invoices
+
+    by_id = terrain("card", account.id, "--json", data_dir=device)
+    assert json.loads(by_id.stdout)["account"]["name"] == account.name
+    bruno_account = _first_account(live_server, "bruno")
+    refused = terrain("card", bruno_account.id, "--json", data_dir=device)
+    assert refused.returncode == 1 and "no account matches" in refused.stderr and refused.stdout == ""
+
+    status = json.loads(terrain("status", "--json", data_dir=device).stdout)
+    assert status["user"] == "alice" and status["records"]["account"] == 110 and status["last_error"] is None
+
+    # The server goes away: the card still answers from the replica, and sync says why it failed.
+    live_server.stop()
+    offline = terrain("card", account.name, "--json", data_dir=device)
+    assert offline.returncode == 0 and json.loads(offline.stdout) == data
+    failed = terrain("sync", "--user", "alice", "--password-stdin", data_dir=device, stdin="demo\n")
+    assert failed.returncode == 1 and "cannot reach the server" in failed.stderr
+    assert json.loads(terrain("card", account.name, "--json", data_dir=device).stdout) == data
+
+
+def test_a_wrong_password_or_an_unreachable_server_gives_a_clear_error(live_server: LiveServer, tmp_path: Path) -> None:
+    device = tmp_path / "device"
+    wrong = terrain("sync", "--server", live_server.url, "--user", "alice", "--password-stdin", data_dir=device, stdin="nope\n")
+    assert wrong.returncode == 1 and "wrong user name or password" in wrong.stderr
+    dead = f"http://127.0.0.1:{free_port()}"
+    unreachable = terrain("sync", "--server", dead, "--user", "alice", "--password-stdin", data_dir=device, stdin="demo\n")
+    assert unreachable.returncode == 1 and f"cannot reach the server at {dead}" in unreachable.stderr
+    assert json.loads(terrain("status", "--json", data_dir=device).stdout)["records"]["account"] == 0
+
+
+def test_terrain_server_migrates_adds_users_and_serves(tmp_path: Path) -> None:
+    env = {"TERRAIN_SERVER_DATA_DIR": str(tmp_path / "srv"), "TERRAIN_SECRET_KEY": settings_for(tmp_path).secret_key}
+    migrated = terrain_server("migrate", env=env)
+    assert migrated.returncode == 0 and "revision 0001" in migrated.stdout
+    added = terrain_server("user", "add", "ines", "--role", "admin", "--password-stdin", env=env, stdin="correct horse battery\n")
+    assert added.returncode == 0, added.stderr
+    again = terrain_server("user", "add", "ines", "--password-stdin", env=env, stdin="correct horse battery\n")
+    assert again.returncode == 1 and "already exists" in again.stderr
+    short = terrain_server("user", "add", "jo", "--password-stdin", env=env, stdin="short\n")
+    assert short.returncode == 2 and "8 characters" in short.stderr
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        env={**os.environ, **env},
+    )
+    try:
+        import time
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json() == {"status": "ok"}
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "terrain-server serve did not answer"
+                time.sleep(0.2)
+        token = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/auth/token",
+            data={"grant_type": "password", "username": "ines", "password": "correct horse battery", "device_id": "cli-test-device"},
+        )
+        assert token.status_code == 200 and token.json()["user"]["role"] == "admin"
+    finally:
+        server.terminate()
+        server.wait(10)
