@@ -27,6 +27,18 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "fr": "Renseignez le serveur, l'utilisateur et le mot de passe.",
         "en": "Fill in the server, the user name and the password.",
     },
+    "login.bad_credentials": {
+        "fr": "Nom d'utilisateur ou mot de passe incorrect.",
+        "en": "Wrong user name or password.",
+    },
+    "login.unreachable": {
+        "fr": "Impossible de joindre le serveur {url} : vérifiez l'adresse et le réseau.",
+        "en": "Cannot reach the server {url}: check the address and the network.",
+    },
+    "login.bad_url": {
+        "fr": "« {url} » n'est pas une adresse de serveur (exemple : https://crm.exemple.fr).",
+        "en": '"{url}" is not a server address (for example https://crm.example.com).',
+    },
     "login.no_keyring": {
         "fr": "Aucun trousseau sécurisé sur cet appareil : il faudra vous reconnecter au prochain démarrage.",
         "en": "No secure keyring on this device: you will have to sign in again next time.",

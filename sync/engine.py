@@ -282,9 +282,9 @@ class SyncEngine:
         try:
             report = self.pull(on_page=on_page)
         except SyncError as exc:
-            self._set_state(last_error=str(exc), last_error_at=utcnow().isoformat())
+            self._set_state(last_error=str(exc), last_error_kind=type(exc).__name__, last_error_at=utcnow().isoformat())
             raise
-        self._set_state(last_sync_at=utcnow().isoformat(), last_error=None, last_error_at=None)
+        self._set_state(last_sync_at=utcnow().isoformat(), last_error=None, last_error_kind=None, last_error_at=None)
         return report
 
     def reset_replica(self) -> None:

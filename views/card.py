@@ -29,7 +29,9 @@ def _figure(label: str, value: str, identifier: str, alert: bool = False) -> ft.
             [
                 ft.Text(label, size=12),
                 ft.Semantics(
-                    ft.Text(value, size=18, weight=ft.FontWeight.BOLD, color=ft.Colors.ERROR if alert else None),
+                    content=ft.Text(
+                        value, size=18, weight=ft.FontWeight.BOLD, color=ft.Colors.ERROR if alert else None
+                    ),
                     identifier=identifier,
                 ),
             ],
@@ -46,7 +48,7 @@ def _link(text: str | None, url: str | None) -> ft.Control | None:
 
 
 def card_view(card: CustomerCard | None, t: Translator, *, on_back: Callable[[Any], None]) -> ft.Control:
-    back = ft.TextButton(t("card.back"), icon=ft.Icons.ARROW_BACK, on_click=on_back)
+    back = ft.Row([ft.TextButton(t("card.back"), icon=ft.Icons.ARROW_BACK, on_click=on_back)])
     if card is None:
         return ft.Column([back, ft.Text(t("card.not_found"))])
     account = card.account
@@ -109,7 +111,7 @@ def card_view(card: CustomerCard | None, t: Translator, *, on_back: Callable[[An
                 ft.Text(o.number or "", expand=True),
                 ft.Text(t("card.order_lines", count=len(o.lines)), width=80),
                 ft.Semantics(
-                    ft.Text(t.money(o.gross_amount, o.currency)), identifier=f"order-total-{o.number or o.id}"
+                    content=ft.Text(t.money(o.gross_amount, o.currency)), identifier=f"order-total-{o.number or o.id}"
                 ),
             ]
         )
@@ -135,7 +137,7 @@ def card_view(card: CustomerCard | None, t: Translator, *, on_back: Callable[[An
     ] or [ft.Text(t("card.no_activities"))]
     sections = [
         back,
-        ft.Semantics(ft.Text(account["name"], size=24, weight=ft.FontWeight.BOLD), identifier="card-name"),
+        ft.Semantics(content=ft.Text(account["name"], size=24, weight=ft.FontWeight.BOLD), identifier="card-name"),
         figures,
         _section(t("card.identity"), identity, "section-identity"),
         _section(t("card.contacts"), contacts, "section-contacts"),

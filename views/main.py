@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,6 @@ from sqlmodel import Session
 from app.card import customer_card, search_accounts
 from app.credentials import NoSecureStore
 from app.i18n import LANGUAGES, Translator
-from app.ids import utcnow
 from app.preferences import Preferences
 from app.services import Device, InvalidServerUrl, check_server_url, open_device
 from sync.errors import AuthError, SyncError, TransportError
@@ -42,6 +42,9 @@ class TerrainUI:
         self.sync_lock = asyncio.Lock()
         self.sync_status = ft.Text("", size=12)
         self.sync_bar = ft.ProgressBar(visible=False)
+        self.sign_in_again = ft.TextButton(
+            self.t("settings.sign_in"), visible=False, on_click=lambda _e: self.go("/login")
+        )
         self.search_value = ""
         page.title = "Terrain"
         page.theme = ft.Theme(color_scheme_seed=ft.Colors.TEAL)
@@ -102,10 +105,12 @@ class TerrainUI:
             title=ft.Text(t("app.title")),
             actions=[
                 ft.Container(self.sync_status, padding=ft.Padding.only(right=8)),
+                self.sign_in_again,
                 ft.IconButton(ft.Icons.SYNC, tooltip=t("sync.now"), on_click=self._on_sync_click),
             ],
         )
         content = ft.Column([self.sync_bar, body], expand=True)
+        self.sign_in_again.content = t("settings.sign_in")
         if self.wide:
             rail = ft.NavigationRail(
                 selected_index=index,
@@ -134,27 +139,37 @@ class TerrainUI:
         message = ft.Text("", color=ft.Colors.ERROR)
         working = ft.ProgressRing(visible=False, width=20, height=20)
 
+        def show(text: str) -> None:
+            message.value = text
+            working.visible = False
+            button.disabled = False
+            self.page.update()
+
         async def submit(_e: Any) -> None:
-            message.value = ""
             if not (server.value.strip() and user.value.strip() and password.value):
-                message.value = t("login.missing")
+                show(t("login.missing"))
                 return
             try:
                 url = check_server_url(server.value)
-            except InvalidServerUrl as exc:
-                message.value = str(exc)
+            except InvalidServerUrl:
+                show(t("login.bad_url", url=server.value.strip()))
                 return
+            message.value = ""
             working.visible = True
             button.disabled = True
             self.page.update()
             try:
                 warning = await asyncio.to_thread(self._sign_in, url, user.value.strip(), password.value)
-            except SyncError as exc:
-                message.value = str(exc)
+            except AuthError:
+                show(t("login.bad_credentials"))
                 return
-            finally:
-                working.visible = False
-                button.disabled = False
+            except TransportError:
+                show(t("login.unreachable", url=url))
+                return
+            except SyncError as exc:
+                show(str(exc))
+                return
+            show("")
             self.prefs.last_server_url = url
             self.prefs.save(self.device.data_dir)
             self.default_server = url
@@ -209,14 +224,14 @@ class TerrainUI:
             def progress(_pages: int, records: int) -> None:
                 loop.call_soon_threadsafe(self._show_progress, records)
 
-            error: SyncError | None = None
+            failed = False
             try:
                 await asyncio.to_thread(self.device.engine.sync, on_page=progress)
-            except SyncError as exc:
-                error = exc
+            except SyncError:
+                failed = True  # the engine recorded it; the indicator shows it
             self.sync_bar.visible = False
-            self._refresh_sync_status(error)
-            if error is None and self.page.route in ("/accounts", "/", ""):
+            self._refresh_sync_status()
+            if not failed and self.page.route in ("/accounts", "/", ""):
                 self._show("/accounts")
             self._safe_update()
 
@@ -224,23 +239,23 @@ class TerrainUI:
         self.sync_status.value = self.t("sync.progress", records=records)
         self._safe_update()
 
-    def _refresh_sync_status(self, error: SyncError | None = None) -> None:
+    def _refresh_sync_status(self) -> None:
+        """The indicator in the app bar, from what the last sync left in the replica."""
         t = self.t
         state = self.device.engine.state()
-        if error is None and state.get("last_error"):
-            self.sync_status.value = t("sync.error", error=state["last_error"])
-        if isinstance(error, TransportError):
+        kind, error = state.get("last_error_kind"), state.get("last_error")
+        self.sign_in_again.visible = kind == "AuthError"
+        if kind == "TransportError":
             self.sync_status.value = t("sync.offline", error=error)
-        elif isinstance(error, AuthError):
+        elif kind == "AuthError":
             self.sync_status.value = t("sync.sign_in_again")
-        elif error is not None:
+        elif error:
             self.sync_status.value = t("sync.error", error=error)
-        elif state.get("last_sync_at") and not state.get("last_error"):
-            from datetime import datetime
-
-            when = datetime.fromisoformat(state["last_sync_at"] or utcnow().isoformat())
-            self.sync_status.value = t("sync.done", when=t.datetime(when))
-        elif not state.get("last_error"):
+        elif state.get("last_sync_at"):
+            self.sync_status.value = t(
+                "sync.done", when=t.datetime(datetime.fromisoformat(state["last_sync_at"] or ""))
+            )
+        else:
             self.sync_status.value = t("sync.never")
 
     def _safe_update(self) -> None:
@@ -283,8 +298,6 @@ class TerrainUI:
         return ft.Column([ft.Container(search, padding=ft.Padding.symmetric(horizontal=8)), results], expand=True)
 
     def _card(self, account_id: str) -> ft.Control:
-        from datetime import datetime
-
         with Session(self.device.replica) as session:
             card = customer_card(session=session, account_id=account_id, today=datetime.now(self.t.zone).date())
         return card_view(card, self.t, on_back=lambda _e: self.go("/accounts"))

@@ -16,7 +16,9 @@ from server.models import User
 from tests.conftest import LiveServer, free_port, settings_for
 
 
-def terrain(*args: str, data_dir: Path, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def terrain(
+    *args: str, data_dir: Path, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "app.cli", "--data-dir", str(data_dir), *args],
         input=stdin,
@@ -29,21 +31,30 @@ def terrain(*args: str, data_dir: Path, stdin: str | None = None, env: dict[str,
 
 def terrain_server(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "server.cli", *args], input=stdin, capture_output=True, text=True, timeout=180, env={**os.environ, **env}
+        [sys.executable, "-m", "server.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, **env},
     )
 
 
 def _first_account(live_server: LiveServer, username: str) -> Account:
     with Session(live_server.engine) as session:
         owner = session.exec(select(User.id).where(User.username == username)).one()
-        account = session.exec(select(Account).where(Account.owner_id == owner, Account.lifecycle_stage == "client").order_by(Account.name)).first()
+        account = session.exec(
+            select(Account).where(Account.owner_id == owner, Account.lifecycle_stage == "client").order_by(Account.name)
+        ).first()
     assert account is not None
     return account
 
 
 def test_sync_then_card_shows_alices_customer_and_never_bruno_s(live_server: LiveServer, tmp_path: Path) -> None:
     device = tmp_path / "device"
-    synced = terrain("sync", "--server", live_server.url, "--user", "alice", "--password-stdin", data_dir=device, stdin="demo\n")
+    synced = terrain(
+        "sync", "--server", live_server.url, "--user", "alice", "--password-stdin", data_dir=device, stdin="demo\n"
+    )
     assert synced.returncode == 0, synced.stderr
     assert "synced:" in synced.stdout
 
@@ -51,7 +62,10 @@ def test_sync_then_card_shows_alices_customer_and_never_bruno_s(live_server: Liv
     with Session(live_server.engine) as session:
         contacts = {c.id for c in session.exec(select(Contact).where(Contact.account_id == account.id))}
         orders = session.exec(select(Order).where(Order.account_id == account.id)).all()
-        open_invoices = {i.id for i in session.exec(select(Invoice).where(Invoice.account_id == account.id, Invoice.status == "open"))}
+        open_invoices = {
+            i.id
+            for i in session.exec(select(Invoice).where(Invoice.account_id == account.id, Invoice.status == "open"))
+        }
     card = terrain("card", account.name, "--json", data_dir=device)
     assert card.returncode == 0, card.stderr
     data = json.loads(card.stdout)
@@ -81,10 +95,14 @@ def test_sync_then_card_shows_alices_customer_and_never_bruno_s(live_server: Liv
 
 def test_a_wrong_password_or_an_unreachable_server_gives_a_clear_error(live_server: LiveServer, tmp_path: Path) -> None:
     device = tmp_path / "device"
-    wrong = terrain("sync", "--server", live_server.url, "--user", "alice", "--password-stdin", data_dir=device, stdin="nope\n")
+    wrong = terrain(
+        "sync", "--server", live_server.url, "--user", "alice", "--password-stdin", data_dir=device, stdin="nope\n"
+    )
     assert wrong.returncode == 1 and "wrong user name or password" in wrong.stderr
     dead = f"http://127.0.0.1:{free_port()}"
-    unreachable = terrain("sync", "--server", dead, "--user", "alice", "--password-stdin", data_dir=device, stdin="demo\n")
+    unreachable = terrain(
+        "sync", "--server", dead, "--user", "alice", "--password-stdin", data_dir=device, stdin="demo\n"
+    )
     assert unreachable.returncode == 1 and f"cannot reach the server at {dead}" in unreachable.stderr
     assert json.loads(terrain("status", "--json", data_dir=device).stdout)["records"]["account"] == 0
 
@@ -93,7 +111,9 @@ def test_terrain_server_migrates_adds_users_and_serves(tmp_path: Path) -> None:
     env = {"TERRAIN_SERVER_DATA_DIR": str(tmp_path / "srv"), "TERRAIN_SECRET_KEY": settings_for(tmp_path).secret_key}
     migrated = terrain_server("migrate", env=env)
     assert migrated.returncode == 0 and "revision 0001" in migrated.stdout
-    added = terrain_server("user", "add", "ines", "--role", "admin", "--password-stdin", env=env, stdin="correct horse battery\n")
+    added = terrain_server(
+        "user", "add", "ines", "--role", "admin", "--password-stdin", env=env, stdin="correct horse battery\n"
+    )
     assert added.returncode == 0, added.stderr
     again = terrain_server("user", "add", "ines", "--password-stdin", env=env, stdin="correct horse battery\n")
     assert again.returncode == 1 and "already exists" in again.stderr
@@ -117,7 +137,12 @@ def test_terrain_server_migrates_adds_users_and_serves(tmp_path: Path) -> None:
                 time.sleep(0.2)
         token = httpx.post(
             f"http://127.0.0.1:{port}/api/v1/auth/token",
-            data={"grant_type": "password", "username": "ines", "password": "correct horse battery", "device_id": "cli-test-device"},
+            data={
+                "grant_type": "password",
+                "username": "ines",
+                "password": "correct horse battery",
+                "device_id": "cli-test-device",
+            },
         )
         assert token.status_code == 200 and token.json()["user"]["role"] == "admin"
     finally:

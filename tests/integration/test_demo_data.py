@@ -19,7 +19,10 @@ from tests.conftest import DEMO_DAY
 
 def _dump(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
     with engine.connect() as conn:
-        return {name: [tuple(r) for r in conn.execute(sa.select(entity_table(name)).order_by(entity_table(name).c.id))] for name in ENTITIES}
+        return {
+            name: [tuple(r) for r in conn.execute(sa.select(entity_table(name)).order_by(entity_table(name).c.id))]
+            for name in ENTITIES
+        }
 
 
 def test_the_same_seed_and_day_give_the_same_company(tmp_path: Path) -> None:
@@ -57,7 +60,9 @@ def test_demo_company_has_what_a_rep_needs_to_try_terrain(demo_engine: Engine) -
         assert overdue > 10
         monday = datetime.combine(DEMO_DAY - timedelta(days=DEMO_DAY.weekday()), datetime.min.time(), UTC)
         upcoming = session.exec(
-            select(func.count()).select_from(Visit).where(Visit.starts_at >= monday, Visit.starts_at < monday + timedelta(days=14))
+            select(func.count())
+            .select_from(Visit)
+            .where(Visit.starts_at >= monday, Visit.starts_at < monday + timedelta(days=14))
         ).one()
         assert upcoming >= 3 * 3 * 10
         assert session.exec(select(func.count()).select_from(Ticket).where(Ticket.status == "open")).one() >= 3

@@ -1,0 +1,130 @@
+"""The app in a real browser: sign in, sync, search, open a card; then the same with no server."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import Session, col, select
+
+from app.i18n import Translator
+from app.models import Account, Order
+from server.models import User
+from tests.conftest import LiveServer, free_port
+from tests.e2e.conftest import start_app
+
+pytestmark = pytest.mark.e2e
+
+
+def _open(browser: Any, url: str) -> tuple[Any, Any]:
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(url)
+    placeholder = page.locator("flt-semantics-placeholder")
+    placeholder.wait_for(state="attached", timeout=60_000)
+    placeholder.dispatch_event("click")  # turns Flutter's accessibility tree on
+    return page, page.locator("flt-semantics-host")
+
+
+def _type(host: Any, label: str, text: str) -> None:
+    """Focus a Flutter text field as a finger would, then type into it."""
+    field = host.get_by_role("textbox", name=label)
+    field.click()
+    field.fill(text)
+
+
+def _sign_in(host: Any, username: str, password: str, server: str | None = None) -> None:
+    if server is not None:
+        _type(host, "Serveur", server)
+    _type(host, "Utilisateur", username)
+    _type(host, "Mot de passe", password)
+    host.get_by_role("button", name="Se connecter").click()
+
+
+def _known_order(live_server: LiveServer) -> tuple[Account, Order]:
+    """One of alice's customers with orders, and its latest order."""
+    with Session(live_server.engine) as session:
+        alice = session.exec(select(User.id).where(User.username == "alice")).one()
+        account = session.exec(
+            select(Account)
+            .where(Account.owner_id == alice, Account.lifecycle_stage == "client")
+            .order_by(col(Account.name))
+        ).first()
+        assert account is not None
+        order = session.exec(
+            select(Order).where(Order.account_id == account.id).order_by(col(Order.ordered_at).desc())
+        ).first()
+        assert order is not None
+    return account, order
+
+
+def _wait_text(locator: Any, expected: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if locator.count() and expected in (locator.first.text_content() or ""):
+            return
+        time.sleep(0.2)
+    raise AssertionError(
+        f"{expected!r} never showed; saw {locator.first.text_content() if locator.count() else None!r}"
+    )
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_sign_in_sync_search_and_read_an_order_total_then_again_offline(
+    browser: Any, live_server: LiveServer, tmp_path: Path
+) -> None:
+    account, order = _known_order(live_server)
+    expected_total = Translator("fr").money(order.gross_amount, order.currency)
+    app = start_app(tmp_path / "device", server_url=live_server.url)
+    try:
+        page, host = _open(browser, app.url)
+        _sign_in(host, "alice", "demo")
+        search = host.get_by_role("textbox", name="Rechercher un client")
+        search.wait_for(timeout=30_000)
+        # Wait for the first sync to land: the indicator says when.
+        _wait_text(host.get_by_text(re.compile("Synchronisé")), "Synchronisé", seconds=60)
+        fragment = account.name.split()[-1][:5]
+        _type(host, "Rechercher un client", fragment)
+        host.get_by_role("button", name=re.compile(re.escape(account.name))).first.click()
+        total = page.locator(f'[flt-semantics-identifier="order-total-{order.number}"]')
+        _wait_text(total, expected_total)
+        _wait_text(page.locator('[flt-semantics-identifier="card-name"]'), account.name)
+        page.close()
+    finally:
+        app.stop()
+
+    live_server.stop()
+    offline = start_app(tmp_path / "device")
+    try:
+        page, host = _open(browser, offline.url + f"accounts/{account.id}")
+        _wait_text(page.locator(f'[flt-semantics-identifier="order-total-{order.number}"]'), expected_total)
+        page.goto(offline.url)
+        page, host = _open(browser, offline.url)
+        _type(host, "Rechercher un client", fragment)
+        host.get_by_role("button", name=re.compile(re.escape(account.name))).first.click()
+        _wait_text(page.locator(f'[flt-semantics-identifier="order-total-{order.number}"]'), expected_total)
+        page.close()
+    finally:
+        offline.stop()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_sign_in_errors_are_shown_and_the_form_stays(browser: Any, live_server: LiveServer, tmp_path: Path) -> None:
+    app = start_app(tmp_path / "device", server_url=live_server.url)
+    try:
+        page, host = _open(browser, app.url)
+        _sign_in(host, "alice", "wrong-password")
+        _wait_text(
+            host.get_by_text(re.compile("mot de passe incorrect")), "Nom d'utilisateur ou mot de passe incorrect."
+        )
+        dead = f"http://127.0.0.1:{free_port()}"
+        _sign_in(host, "alice", "demo", server=dead)
+        _wait_text(host.get_by_text(re.compile("Impossible de joindre")), f"Impossible de joindre le serveur {dead}")
+        _sign_in(host, "alice", "demo", server="not a url")
+        _wait_text(host.get_by_text(re.compile("adresse de serveur")), "« not a url » n'est pas une adresse de serveur")
+        assert host.get_by_role("button", name="Se connecter").count() == 1
+        page.close()
+    finally:
+        app.stop()
