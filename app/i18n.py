@@ -108,11 +108,14 @@ class Translator:
     def money(self, amount: int, currency: str) -> str:
         return format_money(amount, currency, self.language)
 
-    def date(self, value: date) -> str:
+    def day(self, value: date) -> str:
+        """A calendar day: `18 nov. 2026`."""
         return format_date(value, format="medium", locale=self.language)
 
-    def datetime(self, value: datetime) -> str:
+    def moment(self, value: datetime) -> str:
+        """A point in time, in the rep's time zone: `18 nov. 2026, 09:30:00`."""
         return format_datetime(value.astimezone(self.zone), format="medium", tzinfo=self.zone, locale=self.language)
 
-    def local_date(self, value: datetime) -> str:
-        return self.date(value.astimezone(self.zone).date())
+    def local_day(self, value: datetime) -> str:
+        """The day a point in time falls on, in the rep's time zone."""
+        return self.day(value.astimezone(self.zone).date())

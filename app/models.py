@@ -55,6 +55,7 @@ __all__ = [
     "UTCDateTime",
     "Visit",
     "entity_table",
+    "table_of",
 ]
 
 
@@ -600,7 +601,12 @@ ENTITIES: dict[str, type[Record]] = {
 }
 
 
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table of a table model (for bulk reads and writes)."""
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
 def entity_table(name: str) -> sa.Table:
     """The table of a synced entity, by its wire name; KeyError for any other name."""
-    table: sa.Table = ENTITIES[name].__table__  # type: ignore[attr-defined]
-    return table
+    return table_of(ENTITIES[name])

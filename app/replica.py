@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 from platformdirs import user_data_dir
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from app.models import ENTITIES
+from app.sqlite import sqlite_engine
 
 __all__ = ["default_data_dir", "entity_tables", "open_replica"]
 
@@ -32,15 +31,6 @@ def entity_tables() -> list[sa.Table]:
 def open_replica(data_dir: Path) -> Engine:
     """Open (and create on first use) the replica in `data_dir`."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(f"sqlite:///{data_dir / REPLICA_FILE}", connect_args={"check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=10000")
-        cur.close()
-
+    engine = sqlite_engine(f"sqlite:///{data_dir / REPLICA_FILE}", foreign_keys=False)
     SQLModel.metadata.create_all(engine, tables=entity_tables())
     return engine

@@ -6,13 +6,15 @@ import argparse
 import getpass
 import sys
 from collections.abc import Sequence
+from datetime import date
 
+from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 __all__ = ["main"]
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def _engine() -> Engine:
     from server.db import get_engine
 
     return get_engine()
@@ -97,9 +99,7 @@ def _demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def _date(text: str):  # type: ignore[no-untyped-def]
-    from datetime import date
-
+def _date(text: str) -> date:
     return date.fromisoformat(text)
 
 

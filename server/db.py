@@ -17,10 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import UOWTransaction
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.ids import utcnow
-from app.models import ENTITIES, Account, Record
+from app.models import ENTITIES, Account, Record, table_of
+from app.sqlite import sqlite_engine
 from server.models import ChangeLog
 
 __all__ = [
@@ -54,18 +55,7 @@ class ServerSession(Session):
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=10000")
-            cur.close()
-
-        return engine
+        return sqlite_engine(url, foreign_keys=True, **kwargs)
     return sa.create_engine(url, pool_pre_ping=True, **kwargs)
 
 
@@ -104,8 +94,8 @@ def _bump_versions(session: Session, _ctx: UOWTransaction, _instances: object) -
     now = utcnow()
     for obj in session.dirty:
         if _entity_name(obj) and session.is_modified(obj, include_collections=False):
-            obj.version += 1  # type: ignore[attr-defined]
-            obj.updated_at = now  # type: ignore[attr-defined]
+            obj.version += 1
+            obj.updated_at = now
 
 
 @event.listens_for(ServerSession, "after_flush")
@@ -115,7 +105,7 @@ def _collect_changes(session: Session, _ctx: UOWTransaction) -> None:
         for obj in objs:
             entity = _entity_name(obj)
             if entity and (op != "upsert" or obj in session.new or session.is_modified(obj)):
-                pending.append(_change_for(obj, entity, op))  # type: ignore[arg-type]
+                pending.append(_change_for(obj, entity, op))
 
 
 @event.listens_for(ServerSession, "before_commit")
@@ -127,7 +117,7 @@ def _write_change_log(session: Session) -> None:
     wanted = {c.account_id for c in pending if c.account_id and not c.owner_known}
     owners: dict[str, str | None] = {}
     for chunk in _chunks(sorted(wanted), 500):
-        owners.update(session.exec(select(Account.id, Account.owner_id).where(Account.id.in_(chunk))).all())  # type: ignore[attr-defined,arg-type]
+        owners.update(session.exec(select(Account.id, Account.owner_id).where(col(Account.id).in_(chunk))).all())
     now = utcnow()
     rows = [
         {
@@ -144,7 +134,7 @@ def _write_change_log(session: Session) -> None:
     if connection.dialect.name == "postgresql":
         # Held until commit: the numbers below are handed out in commit order.
         connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGE_LOG_LOCK})
-    connection.execute(sa.insert(ChangeLog.__table__), rows)  # type: ignore[arg-type]
+    connection.execute(sa.insert(table_of(ChangeLog)), rows)
 
 
 @event.listens_for(ServerSession, "after_soft_rollback")

@@ -582,7 +582,6 @@ def load_demo_data(*, session: Session, seed: int = 42, today: date | None = Non
                     number=f"CMD-{ordered_on:%Y%m}-{rng.randrange(10000, 99999)}",
                     ordered_at=ordered_at,
                     channel=rng.choice(("visit", "phone", "web", "email")),
-                    created_at=ordered_at,
                     updated_at=ordered_at,
                 )
                 net = tax = 0

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from app.models import ENTITIES, Account, entity_table
+from app.models import ENTITIES, Account, entity_table, table_of
 from server.models import ChangeLog, User
 from server.scope import scope_owner_ids
 from sync.wire import Change, PullPage
@@ -64,7 +64,8 @@ def _parse(cursor: str | None, current_seq: int) -> _Position:
 
 
 def _current_seq(session: Session) -> int:
-    return int(session.connection().execute(sa.select(sa.func.coalesce(sa.func.max(ChangeLog.seq), 0))).scalar_one())
+    log = table_of(ChangeLog)
+    return int(session.connection().execute(sa.select(sa.func.coalesce(sa.func.max(log.c.seq), 0))).scalar_one())
 
 
 def _account_ids_subquery(owner_ids: list[str] | None) -> Any:
@@ -119,16 +120,16 @@ def _snapshot_page(session: Session, user_scope: list[str] | None, pos: _Positio
 
 def _log_page(session: Session, owner_ids: list[str] | None, pos: _Position, limit: int) -> PullPage:
     conn = session.connection()
-    log = ChangeLog.__table__
-    query = sa.select(log.c.seq, log.c.entity, log.c.row_id, log.c.op).where(  # type: ignore[attr-defined]
-        log.c.seq > pos.last_seq,  # type: ignore[attr-defined]
-        log.c.seq <= pos.bound,  # type: ignore[attr-defined]
+    log = table_of(ChangeLog)
+    query = sa.select(log.c.seq, log.c.entity, log.c.row_id, log.c.op).where(
+        log.c.seq > pos.last_seq,
+        log.c.seq <= pos.bound,
     )
     if owner_ids is not None:
-        query = query.where(sa.or_(log.c.account_id.is_(None), log.c.owner_id.in_(owner_ids)))  # type: ignore[attr-defined]
-    entries = conn.execute(query.order_by(log.c.seq).limit(limit)).all()  # type: ignore[attr-defined]
+        query = query.where(sa.or_(log.c.account_id.is_(None), log.c.owner_id.in_(owner_ids)))
+    entries = conn.execute(query.order_by(log.c.seq).limit(limit)).all()
     # Only the latest change of a record matters: its row is read as it is now.
-    latest: dict[tuple[str, str], sa.Row[Any]] = {}
+    latest: dict[tuple[str, str], Any] = {}
     for entry in entries:
         latest.pop((entry.entity, entry.row_id), None)
         latest[(entry.entity, entry.row_id)] = entry
@@ -136,25 +137,30 @@ def _log_page(session: Session, owner_ids: list[str] | None, pos: _Position, lim
     for entity, row_id in latest:
         if entity in ENTITIES:
             wanted.setdefault(entity, []).append(row_id)
-    rows: dict[tuple[str, str], sa.Row[Any]] = {}
+    rows: dict[tuple[str, str], Any] = {}
     for entity, ids in wanted.items():
         table = entity_table(entity)
         query_rows = sa.select(table).where(table.c.id.in_(ids))
-        for row in conn.execute(query_rows):
-            rows[(entity, row.id)] = row
+        for record in conn.execute(query_rows):
+            rows[(entity, record.id)] = record
     in_scope = _accounts_in_scope(session, owner_ids, {_row_account(e, r) for (e, _), r in rows.items()})
     changes: list[Change] = []
     for key, entry in latest.items():
         if entry.op == "purge":
             changes.append(Change(seq=entry.seq, entity=entry.entity, op="purge", id=entry.row_id))
             continue
-        row = rows.get(key)
-        if row is None:
+        current = rows.get(key)
+        if current is None:
             changes.append(Change(seq=entry.seq, entity=entry.entity, op="delete", id=entry.row_id))
-        elif (account_id := _row_account(entry.entity, row)) is None or in_scope is None or account_id in in_scope:
+        elif (account_id := _row_account(entry.entity, current)) is None or in_scope is None or account_id in in_scope:
             changes.append(
                 Change(
-                    seq=entry.seq, entity=entry.entity, op="upsert", id=row.id, version=row.version, row=_row_out(row)
+                    seq=entry.seq,
+                    entity=entry.entity,
+                    op="upsert",
+                    id=current.id,
+                    version=current.version,
+                    row=_row_out(current),
                 )
             )
     if len(entries) == limit:

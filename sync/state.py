@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, select
 
+from app.models import table_of
+
 __all__ = ["SyncState", "create_sync_tables", "read_state", "write_state"]
 
 
@@ -17,7 +19,7 @@ class SyncState(SQLModel, table=True):
 
 
 def create_sync_tables(engine: Engine) -> None:
-    SQLModel.metadata.create_all(engine, tables=[SyncState.__table__])  # type: ignore[list-item]
+    SQLModel.metadata.create_all(engine, tables=[table_of(SyncState)])
 
 
 def read_state(session: Session) -> dict[str, str | None]:

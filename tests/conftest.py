@@ -82,7 +82,7 @@ def pg_database(pg_admin: str) -> Iterator[str]:
         _drop_pg_database(pg_admin, name)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest) -> str:
     """Each test using this runs once on a SQLite file and once on PostgreSQL."""
     if request.param == "postgres":

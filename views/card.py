@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import flet as ft
@@ -13,7 +13,7 @@ from app.i18n import Translator
 __all__ = ["card_view"]
 
 
-def _section(title: str, controls: list[ft.Control], identifier: str) -> ft.Control:
+def _section(title: str, controls: Sequence[ft.Control], identifier: str) -> ft.Control:
     return ft.Card(
         content=ft.Container(
             ft.Column([ft.Text(title, size=16, weight=ft.FontWeight.BOLD), *controls], spacing=6),
@@ -91,7 +91,7 @@ def card_view(card: CustomerCard | None, t: Translator, *, on_back: Callable[[An
                 t("card.overdue"), t.money(card.overdue_amount, card.currency), "card-overdue", card.overdue_amount > 0
             ),
             _figure(t("card.open_amount"), t.money(card.open_amount, card.currency), "card-open"),
-            _figure(t("card.next_visit"), t.datetime(card.next_visit) if card.next_visit else "—", "card-next-visit"),
+            _figure(t("card.next_visit"), t.moment(card.next_visit) if card.next_visit else "—", "card-next-visit"),
         ],
         wrap=True,
     )
@@ -107,7 +107,7 @@ def card_view(card: CustomerCard | None, t: Translator, *, on_back: Callable[[An
     orders: list[ft.Control] = [
         ft.Row(
             [
-                ft.Text(t.local_date(o.ordered_at), width=110),
+                ft.Text(t.local_day(o.ordered_at), width=110),
                 ft.Text(o.number or "", expand=True),
                 ft.Text(t("card.order_lines", count=len(o.lines)), width=80),
                 ft.Semantics(
@@ -121,7 +121,7 @@ def card_view(card: CustomerCard | None, t: Translator, *, on_back: Callable[[An
         ft.Row(
             [
                 ft.Text(i.number, expand=True),
-                ft.Text(t("card.due", date=t.date(i.due_on))),
+                ft.Text(t("card.due", date=t.day(i.due_on))),
                 ft.Text(
                     t("card.days_late", days=i.days_overdue) if i.overdue else "",
                     color=ft.Colors.ERROR,
@@ -132,7 +132,7 @@ def card_view(card: CustomerCard | None, t: Translator, *, on_back: Callable[[An
         for i in card.open_invoices
     ] or [ft.Text(t("card.no_invoices"))]
     activities: list[ft.Control] = [
-        ft.Text(f"{t.local_date(a.occurred_at)} · {a.kind} · {a.subject or ''} — {a.summary or ''}")
+        ft.Text(f"{t.local_day(a.occurred_at)} · {a.kind} · {a.subject or ''} — {a.summary or ''}")
         for a in card.activities
     ] or [ft.Text(t("card.no_activities"))]
     sections = [
@@ -147,7 +147,7 @@ def card_view(card: CustomerCard | None, t: Translator, *, on_back: Callable[[An
             _section(
                 t("card.tickets"),
                 [
-                    ft.Text(f"{t.local_date(k['opened_at'])} · {k['subject']} ({k['priority']})")
+                    ft.Text(f"{t.local_day(k['opened_at'])} · {k['subject']} ({k['priority']})")
                     for k in card.open_tickets
                 ],
                 "section-tickets",

@@ -252,9 +252,7 @@ class TerrainUI:
         elif error:
             self.sync_status.value = t("sync.error", error=error)
         elif state.get("last_sync_at"):
-            self.sync_status.value = t(
-                "sync.done", when=t.datetime(datetime.fromisoformat(state["last_sync_at"] or ""))
-            )
+            self.sync_status.value = t("sync.done", when=t.moment(datetime.fromisoformat(state["last_sync_at"] or "")))
         else:
             self.sync_status.value = t("sync.never")
 
@@ -304,18 +302,22 @@ class TerrainUI:
 
     # -- settings -----------------------------------------------------------------------
     def _language_picker(self) -> ft.Control:
-        def on_select(e: Any) -> None:
+        def on_change(e: Any) -> None:
             self.prefs.language = e.control.value
             self.prefs.save(self.device.data_dir)
             self.t = Translator(self.prefs.language, self.prefs.time_zone)
             self._show(self.page.route or "/accounts")
 
-        return ft.Dropdown(
-            label=self.t("settings.language"),
-            value=self.t.language,
-            options=[ft.DropdownOption(key=code, text=name) for code, name in LANGUAGES.items()],
-            on_select=on_select,
-            width=220,
+        return ft.Column(
+            [
+                ft.Text(self.t("settings.language")),
+                ft.RadioGroup(
+                    content=ft.Row([ft.Radio(value=code, label=name) for code, name in LANGUAGES.items()]),
+                    value=self.t.language,
+                    on_change=on_change,
+                ),
+            ],
+            spacing=4,
         )
 
     def _settings(self) -> ft.Control:

@@ -20,6 +20,11 @@ def _include(name: str | None, type_: str, _parent_names: Any) -> bool:
     return type_ != "table" or name in _TABLES
 
 
+def _include_object(_obj: Any, name: str | None, type_: str, _reflected: bool, _compare_to: Any) -> bool:
+    # Replica-only tables (sync/) share SQLModel's metadata when imported; they are not the server's.
+    return type_ != "table" or name in _TABLES
+
+
 def run_migrations() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
@@ -28,6 +33,7 @@ def run_migrations() -> None:
         connection=connection,
         target_metadata=target_metadata,
         include_name=_include,
+        include_object=_include_object,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )

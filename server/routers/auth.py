@@ -63,8 +63,8 @@ def token(
         if stored is None or stored.revoked_at is not None or stored.used_at is not None or stored.expires_at < now:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the session has ended: sign in again")
         stored.used_at = now
-        user = session.get(User, stored.user_id)  # type: ignore[assignment]
-        device = session.get(Device, stored.device_id)  # type: ignore[assignment]
+        user = session.get(User, stored.user_id)
+        device = session.get(Device, stored.device_id)
         if user is None or not user.active or device is None or device.revoked_at is not None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the session has ended: sign in again")
     settings = request.app.state.settings

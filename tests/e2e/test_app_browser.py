@@ -85,6 +85,9 @@ def test_sign_in_sync_search_and_read_an_order_total_then_again_offline(
         search.wait_for(timeout=30_000)
         # Wait for the first sync to land: the indicator says when.
         _wait_text(host.get_by_text(re.compile("Synchronisé")), "Synchronisé", seconds=60)
+        # A laptop gets the side rail (buttons), not a phone's bottom tabs.
+        assert host.get_by_role("tab").count() == 0
+        assert host.get_by_role("button", name=re.compile("Réglages")).count() == 1
         fragment = account.name.split()[-1][:5]
         _type(host, "Rechercher un client", fragment)
         host.get_by_role("button", name=re.compile(re.escape(account.name))).first.click()
@@ -125,6 +128,38 @@ def test_sign_in_errors_are_shown_and_the_form_stays(browser: Any, live_server: 
         _sign_in(host, "alice", "demo", server="not a url")
         _wait_text(host.get_by_text(re.compile("adresse de serveur")), "« not a url » n'est pas une adresse de serveur")
         assert host.get_by_role("button", name="Se connecter").count() == 1
+        page.close()
+    finally:
+        app.stop()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_on_a_phone_the_app_has_bottom_tabs_and_speaks_english_when_asked(
+    browser: Any, live_server: LiveServer, tmp_path: Path
+) -> None:
+    app = start_app(tmp_path / "device", server_url=live_server.url)
+    try:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(app.url)
+        placeholder = page.locator("flt-semantics-placeholder")
+        placeholder.wait_for(state="attached", timeout=60_000)
+        placeholder.dispatch_event("click")
+        host = page.locator("flt-semantics-host")
+        host.get_by_role("radio", name="English").click()
+        _type(host, "User name", "bruno")
+        _type(host, "Password", "demo")
+        host.get_by_role("button", name="Sign in").click()
+        _wait_text(host.get_by_text(re.compile("Synced")), "Synced", seconds=60)
+        # A phone gets a bottom navigation bar (tabs), not the side rail of a laptop.
+        assert [host.get_by_role("tab").nth(i).get_attribute("aria-label") for i in range(2)] == [
+            "Customers",
+            "Settings",
+        ]
+        host.get_by_role("tab", name="Settings").click()
+        _wait_text(host.get_by_text(re.compile("Signed in as")), "Signed in as Bruno Keller")
+        host.get_by_role("radio", name="Français").click()
+        host.get_by_role("tab", name="Clients").wait_for(timeout=10_000)
+        assert host.get_by_text("Connecté en tant que Bruno Keller").count() == 1
         page.close()
     finally:
         app.stop()

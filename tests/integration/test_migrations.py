@@ -18,7 +18,11 @@ def _differences(engine: Engine) -> list[object]:
     with engine.connect() as conn:
         context = MigrationContext.configure(
             conn,
-            opts={"compare_type": True, "include_name": lambda name, kind, _p: kind != "table" or name in tables},
+            opts={
+                "compare_type": True,
+                "include_name": lambda name, kind, _parents: kind != "table" or name in tables,
+                "include_object": lambda _obj, name, kind, _reflected, _other: kind != "table" or name in tables,
+            },
         )
         return list(compare_metadata(context, SQLModel.metadata))
 

@@ -1,0 +1,31 @@
+"""SQLite engines as Terrain uses them, on the device and on a server without PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+__all__ = ["sqlite_engine"]
+
+
+def sqlite_engine(url: str, *, foreign_keys: bool, **kwargs: Any) -> Engine:
+    """WAL with synchronous=NORMAL (durable at each checkpoint, fast commits) and a busy timeout.
+
+    The replica leaves foreign keys unenforced: a pull page may bring a child before its parent.
+    """
+    engine = sa.create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=10000")
+        if foreign_keys:
+            cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    return engine
