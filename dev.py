@@ -72,8 +72,13 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -
     sys.exit(f"{url} did not answer within {seconds:.0f} s")
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_demo() -> None:
     setup()
+    signal.signal(signal.SIGTERM, _interrupt)  # stop both children on a plain kill too
     server_dir, device_dir = VAR / "server", VAR / "device"
     env = {**os.environ, "TERRAIN_SERVER_DATA_DIR": str(server_dir), "TERRAIN_DATA_DIR": str(device_dir)}
     if not (server_dir / "terrain-server.db").exists():

@@ -69,6 +69,7 @@ _MESSAGES: dict[str, dict[str, str]] = {
     "card.primary": {"fr": "principal", "en": "primary"},
     "card.stage": {"fr": "Étape", "en": "Stage"},
     "card.order_lines": {"fr": "{count} lignes", "en": "{count} lines"},
+    "card.order_line": {"fr": "1 ligne", "en": "1 line"},
     "stage.suspect": {"fr": "Suspect", "en": "Suspect"},
     "stage.lead": {"fr": "Lead", "en": "Lead"},
     "stage.prospect": {"fr": "Prospect", "en": "Prospect"},

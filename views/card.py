@@ -109,7 +109,9 @@ def card_view(card: CustomerCard | None, t: Translator, *, on_back: Callable[[An
             [
                 ft.Text(t.local_day(o.ordered_at), width=110),
                 ft.Text(o.number or "", expand=True),
-                ft.Text(t("card.order_lines", count=len(o.lines)), width=80),
+                ft.Text(
+                    t("card.order_line") if len(o.lines) == 1 else t("card.order_lines", count=len(o.lines)), width=80
+                ),
                 ft.Semantics(
                     content=ft.Text(t.money(o.gross_amount, o.currency)), identifier=f"order-total-{o.number or o.id}"
                 ),
