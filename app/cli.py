@@ -38,7 +38,7 @@ def _sync(args: argparse.Namespace) -> int:
     try:
         state = device.engine.state()
         needs_login = args.user is not None and (args.user != state.get("username") or args.server)
-        if needs_login or not device.engine.token_store.load(device.engine._token_key()):
+        if needs_login or not device.engine.has_session():
             username = args.user or state.get("username")
             if not username:
                 print("error: say who you are with --user NAME", file=sys.stderr)

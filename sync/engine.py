@@ -183,8 +183,9 @@ class SyncEngine:
         self.token_store.save(self._token_key(), tokens.refresh_token)
         return tokens.user
 
-    def signed_in_user(self) -> str | None:
-        return self.state().get("username")
+    def has_session(self) -> bool:
+        """Whether a refresh token is at hand, so that a sync needs no password."""
+        return self.token_store.load(self._token_key()) is not None
 
     def _refresh(self) -> None:
         refresh_token = self.token_store.load(self._token_key())

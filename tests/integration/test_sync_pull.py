@@ -203,3 +203,35 @@ def test_another_users_pull_cannot_see_alices_records(api: TestClient) -> None:
         if not page["has_more"]:
             break
     assert seen and not (seen & alice_accounts)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_a_late_commit_is_never_skipped_by_the_cursor(api: TestClient, tmp_path: Path) -> None:
+    """Two server transactions: the one that started first commits last; the device gets both."""
+    device = _device(api, tmp_path)
+    device.sign_in(username="alice", password="demo")
+    device.sync()
+    server = api.app.state.engine  # type: ignore[attr-defined]
+    with ServerSession(server) as session:
+        alice_id = session.exec(select(User.id).where(User.username == "alice")).one()
+        first, second = session.exec(select(Account.id).where(Account.owner_id == alice_id).order_by(Account.name).limit(2)).all()
+    early, late = ServerSession(server), ServerSession(server)
+    try:
+        slow = late.get(Account, first)
+        assert slow is not None
+        slow.notes = "written first, committed last"
+        late.flush()  # the row is written and locked; the transaction stays open
+        fast = early.get(Account, second)
+        assert fast is not None
+        fast.notes = "written second, committed first"
+        early.commit()
+        assert device.sync().upserts == 1  # the device's cursor moves past the early commit
+        late.commit()
+    finally:
+        early.close()
+        late.close()
+    assert device.sync().upserts == 1
+    with device.replica.connect() as conn:
+        notes = dict(conn.execute(sa.select(Account.id, Account.notes).where(Account.id.in_([first, second]))).all())  # type: ignore[call-overload,attr-defined]
+    assert notes == {first: "written first, committed last", second: "written second, committed first"}
