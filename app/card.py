@@ -188,11 +188,12 @@ def customer_card(*, session: Session, account_id: str, today: date, order_limit
         )
         .order_by(col(Visit.starts_at))
     ).first()
-    year_ago = date(today.year - 1, today.month, min(today.day, 28))
+    since = _one_year_before(today)
     revenue = session.exec(
         select(sa.func.coalesce(sa.func.sum(Order.net_amount), 0)).where(
             Order.account_id == account_id,
-            Order.ordered_at >= datetime.combine(year_ago, datetime.min.time()).astimezone(),
+            Order.currency == account.currency,
+            Order.ordered_at >= datetime.combine(since, datetime.min.time()).astimezone(),
         )
     ).one()
     order_count = session.exec(select(sa.func.count()).select_from(Order).where(Order.account_id == account_id)).one()
@@ -228,10 +229,18 @@ def customer_card(*, session: Session, account_id: str, today: date, order_limit
         next_visit=next_visit,
         currency=account.currency,
         revenue_12_months=int(revenue),
-        overdue_amount=sum(i.open_amount for i in open_invoices if i.overdue),
-        open_amount=sum(i.open_amount for i in open_invoices),
+        overdue_amount=sum(i.open_amount for i in open_invoices if i.overdue and i.currency == account.currency),
+        open_amount=sum(i.open_amount for i in open_invoices if i.currency == account.currency),
         order_count=int(order_count),
     )
+
+
+def _one_year_before(day: date) -> date:
+    """The same day a year earlier; 29 February falls back to the 28th."""
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:
+        return day.replace(year=day.year - 1, day=28)
 
 
 def _jsonable(value: Any) -> Any:

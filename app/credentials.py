@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import keyring
@@ -86,10 +87,17 @@ class FileTokenStore(TokenStore):
             self.save_all(data)
 
     def save_all(self, data: dict[str, str]) -> None:
+        """Write a private temporary file, then rename it over the old one: never half a file."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle)
+        fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".session-token-")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump(data, handle)
+            os.replace(temporary, self.path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
 
 
 class _FallbackStore(TokenStore):

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import ConfigDict
+from pydantic import AwareDatetime, ConfigDict
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -80,6 +80,22 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: The text form of a UUID, as devices and the server make ids.
+ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+#: Bounds that keep any line total within a 64-bit integer of minor units.
+MAX_QUANTITY = 1_000_000
+MAX_UNIT_PRICE = 10**11
+
+
+def _new_id_field() -> Any:
+    """An optional id chosen by the caller, so that a retried create is recognised."""
+    return Field(default=None, max_length=36, schema_extra={"pattern": ID_PATTERN})
+
+
+def _money(default: int | None = 0, **kwargs: Any) -> Any:
+    return Field(default=default, sa_type=sa.BigInteger, **kwargs)
 
 
 def _when(*, index: bool = False, nullable: bool = True) -> Any:
@@ -169,7 +185,7 @@ class AccountBase(SQLModel):
     tags: list[str] = _json([])
     preferred_channel: str | None = Field(default=None, sa_type=sa.String(20), max_length=20)
     payment_terms_days: int = 30
-    credit_limit_amount: int | None = None
+    credit_limit_amount: int | None = _money(None)
     currency: str = Field(default="EUR", max_length=3)
     competitor: str | None = Field(default=None, max_length=120)
     competitor_contract_end: date | None = None
@@ -184,7 +200,7 @@ class Account(Record, AccountBase, table=True):
 
 class AccountCreate(AccountBase):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
-    id: str | None = Field(default=None, max_length=36)
+    id: str | None = _new_id_field()
     owner_id: str | None = Field(default=None, max_length=36)
     lifecycle_stage: LifecycleStage = LifecycleStage.lead
     origin: Origin | None = None
@@ -215,7 +231,7 @@ class AccountUpdate(SQLModel):
     tags: list[str] | None = None
     preferred_channel: Channel | None = None
     payment_terms_days: int | None = None
-    credit_limit_amount: int | None = None
+    credit_limit_amount: int | None = _money(None)
     competitor: str | None = Field(default=None, max_length=120)
     competitor_contract_end: date | None = None
     lost_reason: str | None = Field(default=None, max_length=500)
@@ -270,7 +286,7 @@ class Contact(Record, ContactBase, table=True):
 
 class ContactCreate(ContactBase):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
-    id: str | None = Field(default=None, max_length=36)
+    id: str | None = _new_id_field()
     account_id: str = Field(max_length=36)
     preferred_channel: Channel | None = None
 
@@ -319,7 +335,7 @@ class Product(Record, table=True):
     category: str = Field(max_length=80)
     description: str | None = Field(default=None, max_length=2000)
     unit: str = Field(default="unit", max_length=20)
-    list_price_amount: int
+    list_price_amount: int = Field(sa_type=sa.BigInteger)
     currency: str = Field(default="EUR", max_length=3)
     tax_category: str = Field(default="standard", max_length=20)
     active: bool = True
@@ -346,15 +362,15 @@ class PriceListItem(Record, table=True):
     )
     product_id: str = Field(foreign_key="product.id", index=True, max_length=36)
     min_quantity: int = 1
-    unit_price_amount: int
+    unit_price_amount: int = Field(sa_type=sa.BigInteger)
 
 
 # Orders, invoices, payments (purchase history) --------------------------------------------
 class OrderLineBase(SQLModel):
     product_id: str | None = Field(default=None, foreign_key="product.id", max_length=36)
     description: str = Field(max_length=300)
-    quantity: int = Field(ge=1, le=1_000_000)
-    unit_price_amount: int = Field(ge=0)
+    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+    unit_price_amount: int = Field(ge=0, le=MAX_UNIT_PRICE, sa_type=sa.BigInteger)
     discount_bp: int = Field(default=0, ge=0, le=10_000)
     tax_rate_bp: int = Field(default=2000, ge=0, le=10_000)
 
@@ -363,8 +379,8 @@ class OrderLine(Record, OrderLineBase, table=True):
     __tablename__ = "order_line"
     order_id: str = Field(foreign_key="order.id", index=True, max_length=36, ondelete="CASCADE")
     account_id: str = _account_fk()
-    net_amount: int = 0
-    tax_amount: int = 0
+    net_amount: int = _money(0)
+    tax_amount: int = _money(0)
 
 
 class OrderLineCreate(OrderLineBase):
@@ -395,14 +411,15 @@ class Order(Record, OrderBase, table=True):
     contact_id: str | None = Field(default=None, foreign_key="contact.id", max_length=36)
     ordered_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
     quote_id: str | None = Field(default=None, max_length=36)
-    net_amount: int = 0
-    tax_amount: int = 0
-    gross_amount: int = 0
+    net_amount: int = _money(0)
+    tax_amount: int = _money(0)
+    gross_amount: int = _money(0)
 
 
 class OrderCreate(OrderBase):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
-    id: str | None = Field(default=None, max_length=36)
+    id: str | None = _new_id_field()
+    ordered_at: AwareDatetime
     lines: list[OrderLineCreate] = Field(min_length=1, max_length=1000)
 
 
@@ -422,10 +439,10 @@ class Invoice(Record, table=True):
     issued_on: date
     due_on: date = Field(index=True)
     currency: str = Field(default="EUR", max_length=3)
-    net_amount: int
-    tax_amount: int
-    gross_amount: int
-    paid_amount: int = 0
+    net_amount: int = Field(sa_type=sa.BigInteger)
+    tax_amount: int = Field(sa_type=sa.BigInteger)
+    gross_amount: int = Field(sa_type=sa.BigInteger)
+    paid_amount: int = _money(0)
     status: str = _enum("open")
 
 
@@ -433,7 +450,7 @@ class Payment(Record, table=True):
     account_id: str = _account_fk()
     invoice_id: str = Field(foreign_key="invoice.id", index=True, max_length=36)
     paid_on: date
-    amount: int
+    amount: int = Field(sa_type=sa.BigInteger)
     currency: str = Field(default="EUR", max_length=3)
     method: str = Field(default="transfer", max_length=20)
 
@@ -449,9 +466,9 @@ class Quote(Record, table=True):
     valid_until: date | None = None
     currency: str = Field(default="EUR", max_length=3)
     discount_bp: int = 0
-    net_amount: int = 0
-    tax_amount: int = 0
-    gross_amount: int = 0
+    net_amount: int = _money(0)
+    tax_amount: int = _money(0)
+    gross_amount: int = _money(0)
     notes: str | None = Field(default=None, max_length=5000)
     signed_by: str | None = Field(default=None, max_length=200)
     signed_at: datetime | None = _when()
@@ -465,18 +482,18 @@ class QuoteLine(Record, table=True):
     product_id: str | None = Field(default=None, foreign_key="product.id", max_length=36)
     description: str = Field(max_length=300)
     quantity: int
-    unit_price_amount: int
+    unit_price_amount: int = Field(sa_type=sa.BigInteger)
     discount_bp: int = 0
     tax_rate_bp: int = 2000
-    net_amount: int = 0
-    tax_amount: int = 0
+    net_amount: int = _money(0)
+    tax_amount: int = _money(0)
 
 
 class Opportunity(Record, table=True):
     account_id: str = _account_fk()
     name: str = Field(max_length=200)
     stage: str = _enum("qualification")
-    amount: int = 0
+    amount: int = _money(0)
     currency: str = Field(default="EUR", max_length=3)
     probability_pct: int = 10
     expected_close: date | None = None

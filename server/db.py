@@ -16,11 +16,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import UOWTransaction
+from sqlalchemy.orm import ORMExecuteState, UOWTransaction
 from sqlmodel import Session, col, select
 
 from app.ids import utcnow
-from app.models import ENTITIES, Account, Record, table_of
+from app.models import ENTITIES, Account, Record, entity_table, table_of
 from app.sqlite import sqlite_engine
 from server.models import ChangeLog
 
@@ -29,8 +29,8 @@ __all__ = [
     "ServerSession",
     "get_engine",
     "make_engine",
+    "lock_change_log",
     "record_changes",
-    "session_scope",
 ]
 
 #: Any constant shared by every server process: the lock that orders change-log commits.
@@ -66,14 +66,33 @@ def get_engine() -> Engine:
     return make_engine(get_settings().resolved_database_url())
 
 
-def session_scope(engine: Engine | None = None) -> Iterator[ServerSession]:
-    with ServerSession(engine or get_engine(), expire_on_commit=False) as session:
-        yield session
-
-
 def record_changes(session: Session, changes: Iterable[PendingChange]) -> None:
     """Queue change-log rows for writes made outside the ORM (bulk Core inserts)."""
     session.info.setdefault(_PENDING, []).extend(changes)
+
+
+def lock_change_log(session: Session) -> None:
+    """Serialise with every other commit that writes the change log, until this one commits.
+
+    Taken before reading who owns an account, so that an owner read here is still the owner
+    when the change-log rows are numbered (a reassignment takes it too). SQLite's single writer
+    gives the same for free.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGE_LOG_LOCK})
+
+
+@lru_cache
+def _cascades() -> dict[str, list[tuple[str, str]]]:
+    """For each entity table, the entity tables whose rows the database deletes with it."""
+    children: dict[str, list[tuple[str, str]]] = {}
+    for name in ENTITIES:
+        for fk in table_of(ENTITIES[name]).foreign_keys:
+            parent = fk.column.table.name
+            if fk.ondelete == "CASCADE" and parent in ENTITIES and parent != "account":
+                children.setdefault(parent, []).append((name, fk.parent.name))
+    return children
 
 
 def _entity_name(obj: object) -> str | None:
@@ -96,6 +115,26 @@ def _bump_versions(session: Session, _ctx: UOWTransaction, _instances: object) -
         if _entity_name(obj) and session.is_modified(obj, include_collections=False):
             obj.version += 1
             obj.updated_at = now
+    # Rows the database deletes by cascade are deleted on devices too. (An account's delete
+    # is a purge on devices, which removes everything under it.)
+    connection = session.connection()
+    for obj in session.deleted:
+        entity = _entity_name(obj)
+        for child, column in _cascades().get(entity or "", []):
+            table = entity_table(child)
+            rows = connection.execute(sa.select(table.c.id, table.c.account_id).where(table.c[column] == obj.id))
+            record_changes(session, (PendingChange(child, row.id, "delete", row.account_id) for row in rows))
+
+
+@event.listens_for(ServerSession, "do_orm_execute")
+def _refuse_unlogged_bulk_writes(state: ORMExecuteState) -> None:
+    if (state.is_update or state.is_delete) and state.bind_mapper is not None:
+        name = getattr(state.bind_mapper.local_table, "name", None)
+        if name in ENTITIES:
+            raise RuntimeError(
+                f"bulk {'update' if state.is_update else 'delete'} of {name} would bypass the change log: "
+                "change objects through the session, or write with Core and record_changes()"
+            )
 
 
 @event.listens_for(ServerSession, "after_flush")
@@ -114,6 +153,7 @@ def _write_change_log(session: Session) -> None:
     pending: list[PendingChange] = session.info.pop(_PENDING, [])
     if not pending:
         return
+    lock_change_log(session)
     wanted = {c.account_id for c in pending if c.account_id and not c.owner_known}
     owners: dict[str, str | None] = {}
     for chunk in _chunks(sorted(wanted), 500):
@@ -130,11 +170,8 @@ def _write_change_log(session: Session) -> None:
         }
         for c in pending
     ]
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        # Held until commit: the numbers below are handed out in commit order.
-        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGE_LOG_LOCK})
-    connection.execute(sa.insert(table_of(ChangeLog)), rows)
+    # The lock, held until commit, hands the numbers below out in commit order.
+    session.connection().execute(sa.insert(table_of(ChangeLog)), rows)
 
 
 @event.listens_for(ServerSession, "after_soft_rollback")

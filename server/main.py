@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from server.db import get_engine
 from server.routers import accounts, auth, contacts, orders, sync
@@ -22,6 +24,13 @@ def create_app(*, engine: Engine | None = None, settings: ServerSettings | None 
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     for module in (auth, sync, accounts, contacts, orders):
         app.include_router(module.router)
+
+    @app.exception_handler(IntegrityError)
+    async def _conflict(_request: Request, _exc: IntegrityError) -> JSONResponse:
+        # Two callers created the same record at once, or a reference vanished meanwhile.
+        return JSONResponse(
+            {"detail": "this conflicts with a record saved meanwhile: reload and try again"}, status_code=409
+        )
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

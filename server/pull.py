@@ -8,6 +8,7 @@ last page hands back that bound as the cursor to keep.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,20 +48,20 @@ class _Position:
 def _parse(cursor: str | None, current_seq: int) -> _Position:
     if not cursor:
         return _Position(bound=current_seq, snapshot=True)
-    parts = cursor.split(".")
     try:
-        if len(parts) == 1:
-            seq = int(parts[0])
-            if seq < 0 or seq > current_seq:
-                raise BadCursor(f"cursor {seq} is ahead of this server")
-            return _Position(bound=current_seq, snapshot=False, last_seq=seq)
-        if parts[0] == "s" and len(parts) == 4:
-            return _Position(int(parts[1]), True, int(parts[2]), parts[3])
-        if parts[0] == "d" and len(parts) == 3:
-            return _Position(int(parts[1]), False, last_seq=int(parts[2]))
+        if cursor.startswith("s."):
+            bound, index, last_id = cursor[2:].split(".", 2)
+            pos = _Position(int(bound), True, int(index), last_id)
+        elif cursor.startswith("d."):
+            bound, last_seq = cursor[2:].split(".")
+            pos = _Position(int(bound), False, last_seq=int(last_seq))
+        else:
+            pos = _Position(current_seq, False, last_seq=int(cursor))
     except ValueError as exc:
         raise BadCursor(f"malformed cursor {cursor!r}") from exc
-    raise BadCursor(f"malformed cursor {cursor!r}")
+    if not (0 <= pos.last_seq <= pos.bound <= current_seq and 0 <= pos.entity_index <= len(_ENTITY_NAMES)):
+        raise BadCursor(f"cursor {cursor!r} does not fit this server's change log")
+    return pos
 
 
 def _current_seq(session: Session) -> int:
@@ -121,21 +122,17 @@ def _snapshot_page(session: Session, user_scope: list[str] | None, pos: _Positio
 def _log_page(session: Session, owner_ids: list[str] | None, pos: _Position, limit: int) -> PullPage:
     conn = session.connection()
     log = table_of(ChangeLog)
-    query = sa.select(log.c.seq, log.c.entity, log.c.row_id, log.c.op).where(
+    query = sa.select(log.c.seq, log.c.entity, log.c.row_id, log.c.op, log.c.account_id).where(
         log.c.seq > pos.last_seq,
         log.c.seq <= pos.bound,
     )
     if owner_ids is not None:
         query = query.where(sa.or_(log.c.account_id.is_(None), log.c.owner_id.in_(owner_ids)))
     entries = conn.execute(query.order_by(log.c.seq).limit(limit)).all()
-    # Only the latest change of a record matters: its row is read as it is now.
-    latest: dict[tuple[str, str], Any] = {}
-    for entry in entries:
-        latest.pop((entry.entity, entry.row_id), None)
-        latest[(entry.entity, entry.row_id)] = entry
+    latest = _latest_changes(entries)
     wanted: dict[str, list[str]] = {}
-    for entity, row_id in latest:
-        if entity in ENTITIES:
+    for entity, row_id, op in latest:
+        if op != "purge" and entity in ENTITIES:
             wanted.setdefault(entity, []).append(row_id)
     rows: dict[tuple[str, str], Any] = {}
     for entity, ids in wanted.items():
@@ -145,11 +142,11 @@ def _log_page(session: Session, owner_ids: list[str] | None, pos: _Position, lim
             rows[(entity, record.id)] = record
     in_scope = _accounts_in_scope(session, owner_ids, {_row_account(e, r) for (e, _), r in rows.items()})
     changes: list[Change] = []
-    for key, entry in latest.items():
+    for (entity, row_id, _op), entry in latest.items():
         if entry.op == "purge":
             changes.append(Change(seq=entry.seq, entity=entry.entity, op="purge", id=entry.row_id))
             continue
-        current = rows.get(key)
+        current = rows.get((entity, row_id))
         if current is None:
             changes.append(Change(seq=entry.seq, entity=entry.entity, op="delete", id=entry.row_id))
         elif (account_id := _row_account(entry.entity, current)) is None or in_scope is None or account_id in in_scope:
@@ -168,6 +165,26 @@ def _log_page(session: Session, owner_ids: list[str] | None, pos: _Position, lim
             changes=changes, cursor=_Position(pos.bound, False, last_seq=entries[-1].seq).token(), has_more=True
         )
     return PullPage(changes=changes, cursor=str(pos.bound), has_more=False)
+
+
+def _latest_changes(entries: Sequence[Any]) -> dict[tuple[str, str, str], Any]:
+    """The entries worth sending, in log order.
+
+    Only a record's latest change matters (its row is read as it is now). A purge is never
+    merged with anything: it drops what came before it for its account, and what comes after
+    it (the account given back, or kept by a manager) is sent after it.
+    """
+    latest: dict[tuple[str, str, str], Any] = {}
+    for entry in entries:
+        if entry.op == "purge":
+            for key in [k for k, e in latest.items() if e.account_id == entry.account_id]:
+                del latest[key]
+            latest[(entry.entity, entry.row_id, f"purge-{entry.seq}")] = entry
+            continue
+        key = (entry.entity, entry.row_id, "")
+        latest.pop(key, None)
+        latest[key] = entry
+    return latest
 
 
 def _row_account(entity: str, row: sa.Row[Any]) -> str | None:

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from app.models import ENTITIES, Account, entity_table
-from server.db import PendingChange, record_changes
+from server.db import PendingChange, lock_change_log, record_changes
 
 __all__ = ["reassign_account"]
 
@@ -15,11 +15,18 @@ def reassign_account(*, session: Session, account: Account, owner_id: str) -> No
     old_owner = account.owner_id
     if old_owner == owner_id:
         return
+    # Under the lock, no record can be added to the account unseen between the listing below
+    # and this commit: it would be logged for the old owner only.
+    lock_change_log(session)
+    if old_owner is not None:
+        # Logged before the account's own upsert: devices that keep the account (a manager's)
+        # purge it, then get it back whole from the upserts that follow.
+        record_changes(
+            session, [PendingChange("account", account.id, "purge", account.id, old_owner, owner_known=True)]
+        )
     account.owner_id = owner_id
     session.flush()
     changes = []
-    if old_owner is not None:
-        changes.append(PendingChange("account", account.id, "purge", account.id, old_owner, owner_known=True))
     # Re-announce every record under the account to its new owner: they may predate its cursor.
     conn = session.connection()
     for name in ENTITIES:

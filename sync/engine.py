@@ -194,9 +194,11 @@ class SyncEngine:
         response = self._request(
             "POST", "/api/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": refresh_token}
         )
-        if response.status_code != 200:
-            self.token_store.delete(self._token_key())
+        if response.status_code == 401:
+            self.token_store.delete(self._token_key())  # spent or revoked: only a password helps now
             raise AuthError(self._detail(response))
+        if response.status_code != 200:
+            raise RequestRejected(self._detail(response))
         tokens = TokenResponse.model_validate(response.json())
         self._access_token = tokens.access_token
         self.token_store.save(self._token_key(), tokens.refresh_token)

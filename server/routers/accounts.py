@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from app.models import Account, AccountCreate, AccountPublic, AccountUpdate, LifecycleStageChange
 from server.deps import CurrentManager, CurrentUser, SessionDep
+from server.edits import changes_to_apply
 from server.models import Role, User
 from server.reassign import reassign_account
 from server.scope import account_scope_filter, get_account_in_scope, scope_owner_ids
@@ -68,9 +69,7 @@ def update_account(account_id: str, body: AccountUpdate, session: SessionDep, ma
     account = get_account_in_scope(session, manager, account_id)
     if account is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    changes = body.model_dump(exclude_unset=True)
-    if "name" in changes and not changes["name"]:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "name cannot be empty")
+    changes = changes_to_apply(body, Account)
     old_stage = account.lifecycle_stage
     account.sqlmodel_update(changes)
     if account.lifecycle_stage != old_stage:

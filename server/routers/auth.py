@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from sqlmodel import select
 
 from app.ids import utcnow
+from app.models import table_of
 from server.deps import SessionDep
 from server.models import Device, RefreshToken, User
 from server.security import (
@@ -60,9 +62,26 @@ def token(
         stored = session.exec(
             select(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(refresh_token))
         ).first()
-        if stored is None or stored.revoked_at is not None or stored.used_at is not None or stored.expires_at < now:
+        if stored is None or stored.revoked_at is not None or stored.expires_at < now:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the session has ended: sign in again")
-        stored.used_at = now
+        # Spend the token atomically: of two requests racing with one token, one wins.
+        spent = session.connection().execute(
+            sa.update(table_of(RefreshToken))
+            .where(table_of(RefreshToken).c.id == stored.id, table_of(RefreshToken).c.used_at.is_(None))
+            .values(used_at=now)
+        )
+        if spent.rowcount != 1:
+            # A spent token came back: someone else may hold a copy. End every session of the device.
+            session.connection().execute(
+                sa.update(table_of(RefreshToken))
+                .where(
+                    table_of(RefreshToken).c.device_id == stored.device_id,
+                    table_of(RefreshToken).c.revoked_at.is_(None),
+                )
+                .values(revoked_at=now)
+            )
+            session.commit()
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "this session was used twice: sign in again")
         user = session.get(User, stored.user_id)
         device = session.get(Device, stored.device_id)
         if user is None or not user.active or device is None or device.revoked_at is not None:

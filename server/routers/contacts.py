@@ -9,6 +9,7 @@ from sqlmodel import col, select
 
 from app.models import Contact, ContactCreate, ContactPublic, ContactUpdate
 from server.deps import CurrentManager, CurrentUser, SessionDep
+from server.edits import changes_to_apply
 from server.scope import get_account_in_scope
 
 router = APIRouter(prefix="/api/v1", tags=["contacts"])
@@ -56,9 +57,6 @@ def create_contact(body: ContactCreate, session: SessionDep, manager: CurrentMan
 @router.patch("/contacts/{contact_id}", response_model=ContactPublic)
 def update_contact(contact_id: str, body: ContactUpdate, session: SessionDep, manager: CurrentManager) -> Contact:
     contact = _contact_in_scope(session, manager, contact_id)
-    changes = body.model_dump(exclude_unset=True)
-    if "last_name" in changes and not changes["last_name"]:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "last_name cannot be empty")
-    contact.sqlmodel_update(changes)
+    contact.sqlmodel_update(changes_to_apply(body, Contact))
     session.commit()
     return contact

@@ -206,3 +206,78 @@ def test_malformed_and_unknown_input_is_refused_and_changes_nothing(api: TestCli
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(Account)).scalar_one() == accounts_before
         assert conn.execute(sa.select(sa.func.count()).select_from(ChangeLog)).scalar_one() == log_before
+
+
+def test_ids_chosen_by_the_caller_must_be_uuids(api: TestClient) -> None:
+    manon = sign_in(api, "manon")
+    for bad in ("", "zz.zz", "not-a-uuid", "0192f3e4-0000-7000-8000-00000000000G"):
+        response = api.post("/api/v1/accounts", json={"id": bad, "name": "Hôtel"}, headers=manon)
+        assert response.status_code == 422, bad
+    good = str(uuid.uuid4())
+    assert api.post("/api/v1/accounts", json={"id": good, "name": "Hôtel"}, headers=manon).status_code == 201
+    again = api.post("/api/v1/accounts", json={"id": good, "name": "Hôtel"}, headers=manon)
+    assert again.status_code == 409
+
+
+def test_blanking_a_required_field_is_refused_with_its_name(api: TestClient) -> None:
+    manon = sign_in(api, "manon")
+    account = _account_of(api, "alice")
+    for field in ("tags", "lifecycle_stage", "payment_terms_days", "name"):
+        response = api.patch(f"/api/v1/accounts/{account.id}", json={field: None}, headers=manon)
+        assert response.status_code == 422, field
+        assert field in response.text
+    assert api.patch(f"/api/v1/accounts/{account.id}", json={"name": ""}, headers=manon).status_code == 422
+    with Session(api.app.state.engine) as session:  # type: ignore[attr-defined]
+        contact = session.exec(select(Contact).where(Contact.account_id == account.id)).first()
+    assert contact is not None
+    response = api.patch(f"/api/v1/contacts/{contact.id}", json={"consent_email": None}, headers=manon)
+    assert response.status_code == 422 and "consent_email" in response.text
+    with Session(api.app.state.engine) as session:  # type: ignore[attr-defined]
+        assert session.get(Account, account.id).version == account.version  # type: ignore[union-attr]
+
+
+def test_orders_with_a_local_time_or_an_absurd_price_are_refused(api: TestClient) -> None:
+    manon = sign_in(api, "manon")
+    account = _account_of(api, "alice")
+    line = {"description": "Four", "quantity": 1, "unit_price_amount": 459_000}
+    naive = api.post(
+        "/api/v1/orders",
+        json={"account_id": account.id, "ordered_at": "2026-11-02T09:30:00", "lines": [line]},
+        headers=manon,
+    )
+    assert naive.status_code == 422 and "timezone" in naive.text
+    huge = {**line, "unit_price_amount": 10**19}
+    absurd = api.post(
+        "/api/v1/orders",
+        json={"account_id": account.id, "ordered_at": "2026-11-02T09:30:00Z", "lines": [huge]},
+        headers=manon,
+    )
+    assert absurd.status_code == 422
+
+
+def test_cursors_out_of_range_are_refused_not_crashed_on(api: TestClient) -> None:
+    alice = sign_in(api, "alice")
+    for cursor in ("d.99999999999999999999999.0", "s.99999999999999999999.0.", "d.5.-9999", "s.5.99.x", "999999999"):
+        response = api.get("/api/v1/sync/pull", params={"cursor": cursor}, headers=alice)
+        assert response.status_code == 400, cursor
+        assert "pull again without a cursor" in response.json()["detail"]
+
+
+def test_a_refresh_token_used_twice_ends_every_session_of_the_device(api: TestClient) -> None:
+    device_id = str(uuid.uuid4())
+    first = api.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "password", "username": "alice", "password": "demo", "device_id": device_id},
+    ).json()
+    renewed = api.post(
+        "/api/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    ).json()
+    replayed = api.post(
+        "/api/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    )
+    assert replayed.status_code == 401 and "used twice" in replayed.json()["detail"]
+    # The thief's replay also ends the legitimate holder's newer session.
+    after = api.post(
+        "/api/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": renewed["refresh_token"]}
+    )
+    assert after.status_code == 401

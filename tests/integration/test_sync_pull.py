@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -215,7 +216,9 @@ def test_a_late_commit_is_never_skipped_by_the_cursor(api: TestClient, tmp_path:
     server = api.app.state.engine  # type: ignore[attr-defined]
     with ServerSession(server) as session:
         alice_id = session.exec(select(User.id).where(User.username == "alice")).one()
-        first, second = session.exec(select(Account.id).where(Account.owner_id == alice_id).order_by(Account.name).limit(2)).all()
+        first, second = session.exec(
+            select(Account.id).where(Account.owner_id == alice_id).order_by(Account.name).limit(2)
+        ).all()
     early, late = ServerSession(server), ServerSession(server)
     try:
         slow = late.get(Account, first)
@@ -235,3 +238,158 @@ def test_a_late_commit_is_never_skipped_by_the_cursor(api: TestClient, tmp_path:
     with device.replica.connect() as conn:
         notes = dict(conn.execute(sa.select(Account.id, Account.notes).where(Account.id.in_([first, second]))).all())  # type: ignore[call-overload,attr-defined]
     assert notes == {first: "written first, committed last", second: "written second, committed first"}
+
+
+def _user_id(server: Engine, username: str) -> str:
+    with ServerSession(server) as session:
+        return session.exec(select(User.id).where(User.username == username)).one()
+
+
+def _first_account_of(server: Engine, username: str) -> Account:
+    with ServerSession(server) as session:
+        account = session.exec(
+            select(Account).where(Account.owner_id == _user_id(server, username)).order_by(Account.name)
+        ).first()
+    assert account is not None
+    return account
+
+
+def _manager_scope(server: Engine) -> dict[str, set[tuple[str, int]]]:
+    merged: dict[str, set[tuple[str, int]]] = {name: set() for name in ENTITIES}
+    for rep in ("alice", "bruno", "chloe"):
+        for name, rows in _scope_rows(server, rep).items():
+            merged[name] |= rows
+    return merged
+
+
+def test_a_managers_device_keeps_an_account_moved_between_two_reps_of_the_team(api: TestClient, tmp_path: Path) -> None:
+    manager_device = _device(api, tmp_path, "manon")
+    manager_device.sign_in(username="manon", password="demo")
+    manager_device.sync()
+    server = api.app.state.engine  # type: ignore[attr-defined]
+    moved = _first_account_of(server, "alice")
+    manon = sign_in(api, "manon")
+    assert (
+        api.post(
+            f"/api/v1/accounts/{moved.id}/reassign", json={"owner_id": _user_id(server, "bruno")}, headers=manon
+        ).status_code
+        == 200
+    )
+    manager_device.sync()
+    assert _replica_rows(manager_device.replica) == _manager_scope(server)
+    with manager_device.replica.connect() as conn:
+        assert conn.execute(
+            sa.text("SELECT owner_id FROM account WHERE id = :a"), {"a": moved.id}
+        ).scalar_one() == _user_id(server, "bruno")
+
+
+def test_an_account_given_away_and_back_loses_on_the_device_what_was_deleted_meanwhile(
+    api: TestClient, tmp_path: Path
+) -> None:
+    from app.models import Activity
+
+    device = _device(api, tmp_path, "alice")
+    device.sign_in(username="alice", password="demo")
+    device.sync()
+    server = api.app.state.engine  # type: ignore[attr-defined]
+    account = _first_account_of(server, "alice")
+    manon = sign_in(api, "manon")
+    assert (
+        api.post(
+            f"/api/v1/accounts/{account.id}/reassign", json={"owner_id": _user_id(server, "bruno")}, headers=manon
+        ).status_code
+        == 200
+    )
+    with ServerSession(server) as session:
+        activity = session.exec(select(Activity).where(Activity.account_id == account.id)).first()
+        assert activity is not None
+        session.delete(activity)
+        session.commit()
+    assert (
+        api.post(
+            f"/api/v1/accounts/{account.id}/reassign", json={"owner_id": _user_id(server, "alice")}, headers=manon
+        ).status_code
+        == 200
+    )
+    device.sync()
+    assert _replica_rows(device.replica) == _scope_rows(server, "alice")
+    with device.replica.connect() as conn:
+        assert (
+            conn.execute(sa.text("SELECT count(*) FROM activity WHERE id = :a"), {"a": activity.id}).scalar_one() == 0
+        )
+
+
+def test_deleting_an_order_deletes_its_lines_on_the_device_too(api: TestClient, tmp_path: Path) -> None:
+    from app.models import Invoice, Order, OrderLine, Payment
+
+    device = _device(api, tmp_path)
+    device.sign_in(username="alice", password="demo")
+    device.sync()
+    server = api.app.state.engine  # type: ignore[attr-defined]
+    with ServerSession(server) as session:
+        order = session.exec(
+            select(Order)
+            .join(Account, Account.id == Order.account_id)
+            .where(Account.owner_id == _user_id(server, "alice"))  # type: ignore[arg-type]
+        ).first()
+        assert order is not None
+        line_count = len(session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all())
+        # Its invoice and payments go first: they are not deleted with it.
+        invoice = session.exec(select(Invoice).where(Invoice.order_id == order.id)).one()
+        payments = session.exec(select(Payment).where(Payment.invoice_id == invoice.id)).all()
+        for payment in payments:
+            session.delete(payment)
+        session.flush()
+        session.delete(invoice)
+        session.flush()
+        session.delete(order)
+        session.commit()
+    report = device.sync()
+    assert report.deletes == len(payments) + 1 + 1 + line_count
+    assert _replica_rows(device.replica) == _scope_rows(server, "alice")
+
+
+def test_a_bulk_update_that_would_bypass_the_change_log_is_refused(api: TestClient) -> None:
+    from app.models import Contact
+
+    server = api.app.state.engine  # type: ignore[attr-defined]
+    with ServerSession(server) as session, pytest.raises(RuntimeError, match="bypass the change log"):
+        session.exec(sa.update(Contact).values(notes="x"))  # type: ignore[call-overload]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_a_record_added_while_its_account_is_reassigned_reaches_the_new_owner(api: TestClient, tmp_path: Path) -> None:
+    from app.models import Contact
+    from server.reassign import reassign_account
+
+    server = api.app.state.engine  # type: ignore[attr-defined]
+    bruno_device = _device(api, tmp_path, "bruno")
+    bruno_device.sign_in(username="bruno", password="demo")
+    bruno_device.sync()
+    account = _first_account_of(server, "alice")
+    adding, moving = ServerSession(server), ServerSession(server)
+    try:
+        newcomer = Contact(account_id=account.id, last_name="Arrivée-Pendant")
+        newcomer_id = newcomer.id
+        adding.add(newcomer)
+        adding.flush()  # written, not committed: the reassignment below cannot see it
+        moved = moving.get(Account, account.id)
+        assert moved is not None
+        reassign_account(session=moving, account=moved, owner_id=_user_id(server, "bruno"))
+        moving.flush()
+        # The contact's transaction commits while the reassignment is still open...
+        committer = threading.Thread(target=adding.commit)
+        committer.start()
+        committer.join(1.0)
+        # ...and the reassignment commits a moment later.
+        moving.commit()
+        committer.join(30)
+        assert not committer.is_alive()
+    finally:
+        adding.close()
+        moving.close()
+    bruno_device.sync()
+    assert _replica_rows(bruno_device.replica) == _scope_rows(server, "bruno")
+    with bruno_device.replica.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM contact WHERE id = :c"), {"c": newcomer_id}).scalar_one() == 1

@@ -16,11 +16,18 @@ def test_a_stored_cursor_reads_the_log_up_to_the_current_sequence() -> None:
 
 
 def test_page_tokens_round_trip() -> None:
-    for position in (_Position(40, True, 3, "0192-abc"), _Position(40, False, last_seq=12)):
+    for position in (
+        _Position(40, True, 3, "0192-abc"),
+        _Position(40, True, 3, "odd.id.with.dots"),
+        _Position(40, False, last_seq=12),
+    ):
         assert _parse(position.token(), 99) == position
 
 
-@pytest.mark.parametrize("cursor", ["x", "s.1.2", "d.a.b", "43", "-1", "s.1.x.y", "q.1.2.3"])
+@pytest.mark.parametrize(
+    "cursor",
+    ["x", "s.1.2", "d.a.b", "43", "-1", "s.1.x.y", "q.1.2.3", "d.50.3", "d.5.9", "s.5.99.x", "s.43.0.", "d.5.-1"],
+)
 def test_a_cursor_this_server_did_not_make_is_refused(cursor: str) -> None:
     with pytest.raises(BadCursor):
         _parse(cursor, 42)
