@@ -26,6 +26,8 @@ __all__ = [
     "AccountPublic",
     "AccountUpdate",
     "Activity",
+    "ActivityCreate",
+    "ActivityKind",
     "Campaign",
     "CampaignResponse",
     "Contact",
@@ -533,6 +535,29 @@ class Activity(Record, table=True):
     quote_id: str | None = Field(default=None, max_length=36)
     ticket_id: str | None = Field(default=None, max_length=36)
     author_id: str | None = Field(default=None, max_length=36)
+
+
+class ActivityKind(StrEnum):
+    call = "call"
+    email = "email"
+    meeting = "meeting"
+    sms = "sms"
+    social = "social"
+    note = "note"
+
+
+class ActivityCreate(SQLModel):
+    """A communication or a note, as a rep writes it; activities are never edited afterwards."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    account_id: str = Field(max_length=36)
+    contact_id: str | None = Field(default=None, max_length=36)
+    kind: ActivityKind = ActivityKind.note
+    direction: str | None = Field(default=None, max_length=10, schema_extra={"pattern": "^(in|out)$"})
+    occurred_at: AwareDatetime
+    subject: str | None = Field(default=None, max_length=200)
+    summary: str | None = Field(default=None, max_length=10_000)
+    visit_id: str | None = Field(default=None, max_length=36)
 
 
 class Ticket(Record, table=True):

@@ -9,8 +9,10 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from app.credentials import best_token_store
+from app.edits import pending_changes
 from app.replica import open_replica
 from sync.engine import SyncEngine, TokenStore
 
@@ -73,6 +75,8 @@ def open_device(
 
 def device_status(device: Device) -> dict[str, Any]:
     state = device.engine.state()
+    with Session(device.replica) as session:
+        changes = pending_changes(session=session)
     counts = {}
     with device.replica.connect() as conn:
         for table in ("account", "contact", "order", "invoice", "visit"):
@@ -85,6 +89,8 @@ def device_status(device: Device) -> dict[str, Any]:
         "last_sync_at": state.get("last_sync_at"),
         "last_error": state.get("last_error"),
         "last_error_at": state.get("last_error_at"),
-        "pending_mutations": 0,
+        "pending_mutations": changes["pending"],
+        "rejected_mutations": changes["rejected"],
+        "conflicts": changes["conflicts"],
         "records": counts,
     }

@@ -9,33 +9,45 @@ are handed out in commit order and a late commit can never be skipped by a pulli
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import ORMExecuteState, UOWTransaction
+from sqlalchemy.orm import ORMExecuteState, SessionTransaction, UOWTransaction
 from sqlmodel import Session, col, select
 
 from app.ids import utcnow
 from app.models import ENTITIES, Account, Record, entity_table, table_of
 from app.sqlite import sqlite_engine
-from server.models import ChangeLog
+from server.models import ChangeLog, FieldChange
 
 __all__ = [
     "PendingChange",
     "ServerSession",
     "get_engine",
     "make_engine",
+    "DEVICE",
+    "FIELD_MERGED",
     "lock_change_log",
     "record_changes",
+    "savepoint",
 ]
 
 #: Any constant shared by every server process: the lock that orders change-log commits.
 CHANGE_LOG_LOCK = 0x7465727261696E  # "terrain"
 _PENDING = "terrain_pending_changes"
+_FIELDS = "terrain_field_changes"
+#: session.info key: the device the session's changes come from (set from the access token).
+DEVICE = "terrain_device_id"
+_BOOKKEEPING = frozenset({"id", "version", "updated_at", "created_at"})
+#: Entities merged field by field on push: the server remembers when each field last changed.
+FIELD_MERGED = frozenset({"account", "contact"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +124,17 @@ def _change_for(obj: Record, entity: str, op: str) -> PendingChange:
 def _bump_versions(session: Session, _ctx: UOWTransaction, _instances: object) -> None:
     now = utcnow()
     for obj in session.dirty:
-        if _entity_name(obj) and session.is_modified(obj, include_collections=False):
+        entity = _entity_name(obj)
+        if entity and session.is_modified(obj, include_collections=False):
+            if entity in FIELD_MERGED:
+                changed = [
+                    a.key for a in sa.inspect(obj).attrs if a.key not in _BOOKKEEPING and a.history.has_changes()
+                ]
+                version = obj.version + 1
+                device = session.info.get(DEVICE)
+                session.info.setdefault(_FIELDS, {}).update(
+                    {(entity, obj.id, name): (version, device) for name in changed}
+                )
             obj.version += 1
             obj.updated_at = now
     # Rows the database deletes by cascade are deleted on devices too. (An account's delete
@@ -151,9 +173,14 @@ def _collect_changes(session: Session, _ctx: UOWTransaction) -> None:
 def _write_change_log(session: Session) -> None:
     session.flush()
     pending: list[PendingChange] = session.info.pop(_PENDING, [])
-    if not pending:
+    fields: dict[tuple[str, str, str], tuple[int, str | None]] = session.info.pop(_FIELDS, {})
+    if not pending and not fields:
         return
     lock_change_log(session)
+    if fields:
+        _write_field_changes(session, fields)
+    if not pending:
+        return
     wanted = {c.account_id for c in pending if c.account_id and not c.owner_known}
     owners: dict[str, str | None] = {}
     for chunk in _chunks(sorted(wanted), 500):
@@ -174,9 +201,43 @@ def _write_change_log(session: Session) -> None:
     session.connection().execute(sa.insert(table_of(ChangeLog)), rows)
 
 
+def _write_field_changes(session: Session, fields: dict[tuple[str, str, str], tuple[int, str | None]]) -> None:
+    table = table_of(FieldChange)
+    dialect = session.connection().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    rows = [
+        {"entity": e, "row_id": r, "field": f, "version": v, "device_id": d} for (e, r, f), (v, d) in fields.items()
+    ]
+    statement = insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.entity, table.c.row_id, table.c.field],
+        set_={"version": statement.excluded.version, "device_id": statement.excluded.device_id},
+    )
+    session.connection().execute(statement, rows)
+
+
 @event.listens_for(ServerSession, "after_soft_rollback")
-def _forget_changes(session: Session, _previous: object) -> None:
+def _forget_changes(session: Session, previous: SessionTransaction) -> None:
+    if previous.nested:
+        return  # a savepoint: `savepoint()` puts back what was queued before it
     session.info.pop(_PENDING, None)
+    session.info.pop(_FIELDS, None)
+
+
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A savepoint whose rollback also forgets the change-log rows queued inside it."""
+    pending = list(session.info.get(_PENDING, []))
+    fields = dict(session.info.get(_FIELDS, {}))
+    nested = session.begin_nested()
+    try:
+        yield
+        nested.commit()
+    except BaseException:
+        nested.rollback()
+        session.info[_PENDING] = pending
+        session.info[_FIELDS] = fields
+        raise
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

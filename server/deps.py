@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 
 from app.ids import utcnow
-from server.db import ServerSession
+from server.db import DEVICE, ServerSession
 from server.models import Device, Role, User
 from server.security import InvalidToken, read_access_token
 
@@ -44,6 +44,7 @@ def _current_user(request: Request, session: SessionDep, token: Annotated[str | 
     if device is None or device.user_id != user.id or device.revoked_at is not None:
         raise _unauthorized("this device was revoked: sign in again")
     request.state.device_id = device.id
+    session.info[DEVICE] = device.id
     now = utcnow()
     last_seen = device.last_seen_at
     if last_seen is None or (now - last_seen).total_seconds() > 60:

@@ -11,7 +11,16 @@ from sqlmodel import Field, SQLModel
 from app.ids import new_id, utcnow
 from app.models import UTCDateTime
 
-__all__ = ["SERVER_TABLES", "ChangeLog", "Device", "RefreshToken", "Role", "User"]
+__all__ = [
+    "SERVER_TABLES",
+    "ChangeLog",
+    "Device",
+    "FieldChange",
+    "ProcessedMutation",
+    "RefreshToken",
+    "Role",
+    "User",
+]
 
 
 class Role(StrEnum):
@@ -83,4 +92,31 @@ class ChangeLog(SQLModel, table=True):
     changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
-SERVER_TABLES = ("app_user", "device", "refresh_token", "change_log")
+class ProcessedMutation(SQLModel, table=True):
+    """The answer given to each device mutation, written with its effects: a retried push is
+    answered again from here, never applied twice."""
+
+    __tablename__ = "processed_mutation"
+    device_id: str = Field(primary_key=True, max_length=36)
+    mid: int = Field(primary_key=True, sa_type=sa.BigInteger)
+    status: str = Field(max_length=10)
+    reason: str | None = Field(default=None, max_length=1000)
+    version: int | None = None
+    conflicts: list[dict[str, object]] = Field(default_factory=list, sa_type=sa.JSON)
+    processed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class FieldChange(SQLModel, table=True):
+    """The record version at which each field of an account or contact last changed: what a
+    field-by-field merge compares a device's base version with."""
+
+    __tablename__ = "field_change"
+    entity: str = Field(primary_key=True, max_length=40)
+    row_id: str = Field(primary_key=True, max_length=36)
+    field: str = Field(primary_key=True, max_length=60)
+    version: int
+    #: The device whose change it was: its own later edits never conflict with it.
+    device_id: str | None = Field(default=None, max_length=36)
+
+
+SERVER_TABLES = ("app_user", "device", "refresh_token", "change_log", "processed_mutation", "field_change")

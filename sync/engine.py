@@ -18,17 +18,18 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.ids import new_id, utcnow
-from app.models import ENTITIES, UTCDateTime, entity_table
+from app.models import ENTITIES, UTCDateTime, entity_table, table_of
 from sync.errors import AuthError, CursorExpired, RequestRejected, ServerError, SyncError, TransportError
-from sync.state import create_sync_tables, read_state, write_state
-from sync.wire import TokenResponse, UserInfo
+from sync.state import OutboxEntry, SyncConflict, create_sync_tables, read_state, write_state
+from sync.wire import SCHEMA_VERSION, PushResponse, TokenResponse, UserInfo
 
-__all__ = ["PullReport", "SyncEngine", "TokenStore"]
+__all__ = ["PullReport", "PushReport", "SyncEngine", "TokenStore"]
 
 PAGE_SIZE = 1000
+PUSH_BATCH = 200
 
 
 class TokenStore:
@@ -45,6 +46,13 @@ class TokenStore:
 
     def delete(self, key: str) -> None:
         self._tokens.pop(key, None)
+
+
+@dataclass(frozen=True, slots=True)
+class PushReport:
+    applied: int = 0
+    rejected: int = 0
+    conflicts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +86,14 @@ class _TableWriter:
             where=stmt.excluded.version >= table.c.version,
         )
 
+    def values(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Wire (JSON) values of some columns as the table takes them."""
+        out = {name: value for name, value in fields.items() if name in self.columns}
+        for name, convert in self.converters:
+            if name in out:
+                out[name] = convert(out[name])
+        return out
+
     def rows(self, wire_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out = []
         for wire in wire_rows:
@@ -98,6 +114,24 @@ def _purge_account(conn: Connection, account_id: str) -> None:
             conn.execute(sa.delete(table).where(table.c.id == account_id))
         elif "account_id" in table.c:
             conn.execute(sa.delete(table).where(table.c.account_id == account_id))
+
+
+def _reapply_pending(conn: Connection, touched: set[str]) -> None:
+    """Put the rep's unsent edits back on top of rows the server just sent: shown until pushed."""
+    if not touched:
+        return
+    outbox = table_of(OutboxEntry)
+    pending = conn.execute(
+        sa.select(outbox.c.entity, outbox.c.record_id, outbox.c.fields)
+        .where(outbox.c.status == "pending", outbox.c.record_id.in_(touched))
+        .order_by(outbox.c.mid)
+    ).all()
+    for entity, record_id, fields in pending:
+        writer = _WRITERS.get(entity)
+        values = writer.values(fields) if writer else {}
+        values.pop("id", None)
+        if writer and values:
+            conn.execute(sa.update(writer.table).where(writer.table.c.id == record_id).values(**values))
 
 
 class SyncEngine:
@@ -214,6 +248,72 @@ class SyncEngine:
                 raise AuthError(self._detail(response))
         return response
 
+    # -- push ----------------------------------------------------------------------------
+    def push(self, *, batch_size: int = PUSH_BATCH) -> PushReport:
+        """Send the outbox in order; only the server's answer takes an entry out of it."""
+        applied = rejected = conflicts = 0
+        device_id = self.state()["device_id"]
+        while True:
+            with Session(self.replica) as session:
+                entries = session.exec(
+                    select(OutboxEntry)
+                    .where(OutboxEntry.status == "pending")
+                    .order_by(col(OutboxEntry.mid))
+                    .limit(batch_size)
+                ).all()
+            if not entries:
+                break
+            body = {
+                "client_id": device_id,
+                "schema_version": SCHEMA_VERSION,
+                "mutations": [
+                    {
+                        "mid": e.mid,
+                        "entity": e.entity,
+                        "id": e.record_id,
+                        "op": e.op,
+                        "base_version": e.base_version,
+                        "fields": e.fields,
+                    }
+                    for e in entries
+                ],
+            }
+            response = self._authorized("POST", "/api/v1/sync/push", json=body)
+            if response.status_code != 200:
+                raise RequestRejected(self._detail(response))
+            try:
+                results = PushResponse.model_validate(response.json()).results
+            except ValueError as exc:
+                raise SyncError("the server's answer to a push cannot be read: update the app") from exc
+            answered = 0
+            with Session(self.replica) as session:
+                for result in results:
+                    entry = session.get(OutboxEntry, result.mid)
+                    if entry is None or entry.status != "pending":
+                        continue
+                    answered += 1
+                    if result.status == "rejected":
+                        entry.status, entry.reason = "rejected", result.reason
+                        rejected += 1
+                        continue
+                    for conflict in result.conflicts:
+                        session.add(
+                            SyncConflict(
+                                entity=entry.entity,
+                                record_id=entry.record_id,
+                                field=conflict.field,
+                                server_value=conflict.server_value,
+                                device_value=conflict.device_value,
+                            )
+                        )
+                    conflicts += len(result.conflicts)
+                    applied += result.status == "applied"
+                    session.delete(entry)
+                session.commit()
+            if answered == 0:
+                raise SyncError("the server answered none of the changes sent: try again later")
+        return PushReport(applied, rejected, conflicts)
+
     # -- pull ----------------------------------------------------------------------------
     def pull(self, *, on_page: Callable[[int, int], None] | None = None, page_size: int = PAGE_SIZE) -> PullReport:
         """Pull until the server has nothing more; `on_page(pages, records)` reports progress."""
@@ -243,6 +343,7 @@ class SyncEngine:
 
     def _apply_page(self, changes: list[dict[str, Any]], final_cursor: str | None) -> tuple[int, int, int]:
         upserts = deletes = purges = 0
+        touched: set[str] = set()
         with self.replica.begin() as conn:
             batch: list[dict[str, Any]] = []
             batch_entity: str | None = None
@@ -262,6 +363,7 @@ class SyncEngine:
                         flush()
                         batch_entity = entity
                     batch.append(change["row"])
+                    touched.add(change["id"])
                     upserts += 1
                     continue
                 flush()
@@ -273,6 +375,7 @@ class SyncEngine:
                     conn.execute(sa.delete(table).where(table.c.id == change["id"]))
                     deletes += 1
             flush()
+            _reapply_pending(conn, touched)
             if final_cursor is not None:
                 with Session(bind=conn) as session:
                     write_state(session, cursor=final_cursor, last_pull_at=utcnow().isoformat())
@@ -281,8 +384,9 @@ class SyncEngine:
 
     # -- the whole sync ------------------------------------------------------------------
     def sync(self, *, on_page: Callable[[int, int], None] | None = None) -> PullReport:
-        """Pull (push joins in the next version), recording the outcome for the status screen."""
+        """Push the outbox, then pull, recording the outcome for the status screen."""
         try:
+            self.push()
             report = self.pull(on_page=on_page)
         except SyncError as exc:
             self._set_state(last_error=str(exc), last_error_kind=type(exc).__name__, last_error_at=utcnow().isoformat())

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["SCHEMA_VERSION", "Change", "PullPage", "TokenResponse", "UserInfo"]
+__all__ = [
+    "PUSH_MAX_MUTATIONS",
+    "SCHEMA_VERSION",
+    "Change",
+    "FieldConflict",
+    "Mutation",
+    "MutationResult",
+    "PullPage",
+    "PushRequest",
+    "PushResponse",
+    "TokenResponse",
+    "UserInfo",
+]
 
 #: Bumped when the shape of synced records changes; sent by devices with every push.
 SCHEMA_VERSION = 1
@@ -48,3 +60,50 @@ class TokenResponse(BaseModel):
     expires_in: int
     refresh_token: str
     user: UserInfo
+
+
+#: How many mutations one push may carry; a device sends more in several pushes.
+PUSH_MAX_MUTATIONS = 1000
+
+
+class Mutation(BaseModel):
+    """One change made on a device, numbered by `mid` in the order it was made there.
+
+    `create` makes a record with the given id; `update` changes the given fields of a record
+    the device saw at `base_version`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    mid: int = Field(ge=1)
+    entity: str = Field(max_length=40)
+    id: str = Field(max_length=36)
+    op: Literal["create", "update"]
+    base_version: int | None = Field(default=None, ge=1)
+    fields: dict[str, Any] = Field(default_factory=dict)
+
+
+class PushRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    client_id: str = Field(max_length=36)
+    schema_version: int
+    mutations: list[Mutation] = Field(max_length=PUSH_MAX_MUTATIONS)
+
+
+class FieldConflict(BaseModel):
+    """The server kept its value for this field; the device's value is offered to the rep."""
+
+    field: str
+    server_value: Any = None
+    device_value: Any = None
+
+
+class MutationResult(BaseModel):
+    mid: int
+    status: Literal["applied", "rejected", "conflict"]
+    reason: str | None = None
+    version: int | None = None
+    conflicts: list[FieldConflict] = Field(default_factory=list)
+
+
+class PushResponse(BaseModel):
+    results: list[MutationResult]

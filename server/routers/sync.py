@@ -9,7 +9,8 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
 from server.deps import CurrentUser, SessionDep
 from server.pull import BadCursor, pull_page
-from sync.wire import PullPage
+from server.push import apply_push
+from sync.wire import SCHEMA_VERSION, PullPage, PushRequest, PushResponse
 
 router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
 
@@ -32,3 +33,15 @@ def pull(
     # Rows go out as they are read, without a pydantic round-trip per field: this is the hot path.
     body = orjson.dumps(page.model_dump(), option=orjson.OPT_UTC_Z)
     return Response(content=body, media_type="application/json")
+
+
+@router.post("/push", response_model=PushResponse)
+def push(request: Request, session: SessionDep, user: CurrentUser, body: PushRequest) -> PushResponse:
+    """Apply the device's mutations; each gets its own answer, and a retry is answered, not re-applied."""
+    if body.client_id != request.state.device_id:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "client_id is not the device this token was given to")
+    if body.schema_version != SCHEMA_VERSION:
+        raise HTTPException(
+            status.HTTP_426_UPGRADE_REQUIRED, "this version of the app is too old for the server: please update it"
+        )
+    return apply_push(session=session, user=user, device_id=body.client_id, push=body)

@@ -1,0 +1,157 @@
+"""What a rep changes on the device, offline or not: each write saves the row in the replica and
+its outbox entry in one transaction, so nothing is shown that will not be sent, nor sent that
+was not saved.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from sqlmodel import Session, SQLModel, select
+
+from app.ids import new_id
+from app.models import (
+    Account,
+    AccountUpdate,
+    Activity,
+    ActivityCreate,
+    Contact,
+    ContactCreate,
+    ContactUpdate,
+    Record,
+    table_of,
+)
+from sync.state import OutboxEntry, SyncConflict, queue_mutation
+
+__all__ = [
+    "InvalidEdit",
+    "add_contact",
+    "edit_account",
+    "edit_contact",
+    "log_activity",
+    "pending_changes",
+    "resolve_conflict",
+]
+
+
+class InvalidEdit(ValueError):
+    """The edit cannot be saved; the message names the field and the reason."""
+
+
+def _validated(model: type[SQLModel], data: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InvalidEdit(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from exc
+
+
+def _update(
+    session: Session, model: type[Record], update_model: type[SQLModel], record_id: str, changes: dict[str, Any]
+) -> Any:
+    record = session.get(model, record_id)
+    if record is None:
+        raise InvalidEdit(f"no {model.__tablename__} {record_id} on this device")
+    body = _validated(update_model, changes)
+    values = body.model_dump(exclude_unset=True)
+    columns = table_of(model).c
+    for name, value in values.items():
+        if not columns[name].nullable and (value is None or value == ""):
+            raise InvalidEdit(f"{name} cannot be empty")
+    record.sqlmodel_update(values)
+    queue_mutation(
+        session,
+        entity=str(model.__tablename__),
+        record_id=record_id,
+        op="update",
+        base_version=record.version,
+        fields=body.model_dump(mode="json", exclude_unset=True),
+    )
+    session.commit()
+    session.refresh(record)
+    return record
+
+
+def edit_account(*, session: Session, account_id: str, changes: dict[str, Any]) -> Account:
+    account: Account = _update(session, Account, AccountUpdate, account_id, changes)
+    return account
+
+
+def edit_contact(*, session: Session, contact_id: str, changes: dict[str, Any]) -> Contact:
+    contact: Contact = _update(session, Contact, ContactUpdate, contact_id, changes)
+    return contact
+
+
+def add_contact(*, session: Session, fields: dict[str, Any]) -> Contact:
+    body = _validated(ContactCreate, fields)
+    if session.get(Account, body.account_id) is None:
+        raise InvalidEdit(f"no account {body.account_id} on this device")
+    contact = Contact.model_validate({**body.model_dump(exclude_none=True), "id": body.id or new_id()})
+    session.add(contact)
+    queue_mutation(
+        session,
+        entity="contact",
+        record_id=contact.id,
+        op="create",
+        fields=body.model_dump(mode="json", exclude_none=True, exclude={"id"}),
+    )
+    session.commit()
+    session.refresh(contact)
+    return contact
+
+
+def log_activity(*, session: Session, fields: dict[str, Any], author_id: str | None = None) -> Activity:
+    body = _validated(ActivityCreate, fields)
+    if session.get(Account, body.account_id) is None:
+        raise InvalidEdit(f"no account {body.account_id} on this device")
+    activity = Activity(id=new_id(), author_id=author_id, **body.model_dump())
+    session.add(activity)
+    queue_mutation(session, entity="activity", record_id=activity.id, op="create", fields=body.model_dump(mode="json"))
+    session.commit()
+    session.refresh(activity)
+    return activity
+
+
+def pending_changes(*, session: Session) -> dict[str, Any]:
+    """What the rep has not synced yet, what the server refused (and why), and open conflicts."""
+    entries = session.exec(select(OutboxEntry).order_by(OutboxEntry.mid)).all()  # type: ignore[arg-type]
+    conflicts = session.exec(select(SyncConflict).order_by(SyncConflict.id)).all()  # type: ignore[arg-type]
+    return {
+        "pending": sum(1 for e in entries if e.status == "pending"),
+        "rejected": [
+            {"mid": e.mid, "entity": e.entity, "id": e.record_id, "op": e.op, "fields": e.fields, "reason": e.reason}
+            for e in entries
+            if e.status == "rejected"
+        ],
+        "conflicts": [
+            {
+                "id": c.id,
+                "entity": c.entity,
+                "record_id": c.record_id,
+                "field": c.field,
+                "server_value": c.server_value,
+                "device_value": c.device_value,
+            }
+            for c in conflicts
+        ],
+    }
+
+
+def resolve_conflict(*, session: Session, conflict_id: int, keep: str) -> None:
+    """Settle a conflict: keep the server's value (nothing to send) or the device's (sent as an edit)."""
+    conflict = session.get(SyncConflict, conflict_id)
+    if conflict is None:
+        raise InvalidEdit(f"no conflict {conflict_id}")
+    if keep not in ("server", "device"):
+        raise InvalidEdit("keep is 'server' or 'device'")
+    session.delete(conflict)
+    if keep == "server":
+        session.commit()
+        return
+    models: dict[str, tuple[type[Record], type[SQLModel]]] = {
+        "account": (Account, AccountUpdate),
+        "contact": (Contact, ContactUpdate),
+    }
+    model, update_model = models[conflict.entity]
+    _update(session, model, update_model, conflict.record_id, {conflict.field: conflict.device_value})

@@ -1,0 +1,284 @@
+"""Pushing a device's outbox: at most once, one answer per change, field-by-field merge."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, func, select
+
+from app.edits import add_contact, edit_account, edit_contact, log_activity, pending_changes, resolve_conflict
+from app.models import Account, Activity, Contact
+from app.replica import open_replica
+from server.db import ServerSession
+from server.models import ChangeLog, ProcessedMutation, User
+from sync.engine import SyncEngine
+from sync.state import OutboxEntry
+
+
+def _device(api: TestClient, tmp_path: Path, username: str, name: str | None = None) -> SyncEngine:
+    device = SyncEngine(replica=open_replica(tmp_path / (name or username)), http=api)
+    device.sign_in(username=username, password="demo")
+    device.sync()
+    return device
+
+
+def _server(api: TestClient) -> Engine:
+    return api.app.state.engine  # type: ignore[attr-defined,no-any-return]
+
+
+def _an_account(api: TestClient, username: str) -> Account:
+    with ServerSession(_server(api)) as session:
+        owner = session.exec(select(User.id).where(User.username == username)).one()
+        account = session.exec(select(Account).where(Account.owner_id == owner).order_by(Account.name)).first()
+    assert account is not None
+    return account
+
+
+def _a_contact(api: TestClient, username: str) -> Contact:
+    account = _an_account(api, username)
+    with ServerSession(_server(api)) as session:
+        contact = session.exec(select(Contact).where(Contact.account_id == account.id)).first()
+    assert contact is not None
+    return contact
+
+
+def _count(engine: Engine, model: type, *where: object) -> int:
+    with Session(engine) as session:
+        return int(session.exec(select(func.count()).select_from(model).where(*where)).one())  # type: ignore[call-overload]
+
+
+def test_edits_made_offline_reach_the_server_and_leave_the_outbox(api: TestClient, tmp_path: Path) -> None:
+    device = _device(api, tmp_path, "alice")
+    account = _an_account(api, "alice")
+    with Session(device.replica) as session:
+        edit_account(
+            session=session, account_id=account.id, changes={"notes": "Portail code 4521", "phone": "+33 4 78 00 00 00"}
+        )
+        contact_id = add_contact(
+            session=session, fields={"account_id": account.id, "last_name": "Roux", "first_name": "Inès"}
+        ).id
+        log_activity(
+            session=session,
+            fields={
+                "account_id": account.id,
+                "kind": "call",
+                "direction": "out",
+                "occurred_at": "2026-11-20T09:15:00+01:00",
+                "summary": "Rappel devis four",
+            },
+        )
+        assert pending_changes(session=session)["pending"] == 3
+    device.sync()
+    with Session(device.replica) as session:
+        assert pending_changes(session=session) == {"pending": 0, "rejected": [], "conflicts": []}
+    with ServerSession(_server(api)) as session:
+        stored = session.get(Account, account.id)
+        assert stored is not None and (stored.notes, stored.phone, stored.version) == (
+            "Portail code 4521",
+            "+33 4 78 00 00 00",
+            2,
+        )
+        new_contact = session.get(Contact, contact_id)
+        assert new_contact is not None and new_contact.first_name == "Inès"
+        call = session.exec(select(Activity).where(Activity.summary == "Rappel devis four")).one()
+        assert call.occurred_at == datetime(2026, 11, 20, 8, 15, tzinfo=UTC)
+        assert call.author_id == session.exec(select(User.id).where(User.username == "alice")).one()
+    with device.replica.connect() as conn:
+        assert conn.execute(sa.select(Account.version).where(Account.id == account.id)).scalar_one() == 2  # type: ignore[call-overload]
+
+
+def test_a_retried_push_is_applied_once(api: TestClient, tmp_path: Path) -> None:
+    device = _device(api, tmp_path, "alice")
+    account = _an_account(api, "alice")
+    with Session(device.replica) as session:
+        add_contact(session=session, fields={"account_id": account.id, "last_name": "Once"})
+        log_activity(
+            session=session,
+            fields={"account_id": account.id, "occurred_at": "2026-11-20T10:00:00Z", "summary": "Une fois"},
+        )
+        entries = session.exec(select(OutboxEntry)).all()
+        body = {
+            "client_id": device.state()["device_id"],
+            "schema_version": 1,
+            "mutations": [
+                {
+                    "mid": e.mid,
+                    "entity": e.entity,
+                    "id": e.record_id,
+                    "op": e.op,
+                    "base_version": e.base_version,
+                    "fields": e.fields,
+                }
+                for e in entries
+            ],
+        }
+    log_before = _count(_server(api), ChangeLog)
+    headers = {"Authorization": f"Bearer {device._access_token}"}
+    answers = [api.post("/api/v1/sync/push", json=body, headers=headers).json() for _ in range(3)]
+    assert answers[0] == answers[1] == answers[2]
+    assert [r["status"] for r in answers[0]["results"]] == ["applied", "applied"]
+    assert _count(_server(api), Contact, Contact.last_name == "Once") == 1
+    assert _count(_server(api), Activity, Activity.summary == "Une fois") == 1
+    assert _count(_server(api), ChangeLog) == log_before + 2
+    device.sync()  # the device's own push of the same entries is acknowledged, not re-applied
+    assert _count(_server(api), Contact, Contact.last_name == "Once") == 1
+    with Session(device.replica) as session:
+        assert pending_changes(session=session)["pending"] == 0
+
+
+def test_one_invalid_mutation_among_500_is_rejected_and_the_other_499_apply(api: TestClient, tmp_path: Path) -> None:
+    device = _device(api, tmp_path, "alice")
+    account = _an_account(api, "alice")
+    with Session(device.replica) as session:
+        for number in range(500):
+            log_activity(
+                session=session,
+                fields={"account_id": account.id, "occurred_at": "2026-11-20T10:00:00Z", "summary": f"note {number}"},
+            )
+        # The 250th is spoiled after it was queued, as an older app version might have sent it.
+        spoiled = session.exec(select(OutboxEntry).order_by(OutboxEntry.mid).offset(249)).first()  # type: ignore[arg-type]
+        assert spoiled is not None
+        spoiled.fields = {**spoiled.fields, "kind": "telepathy"}
+        session.add(spoiled)
+        session.commit()
+    report = device.push()
+    assert (report.applied, report.rejected) == (499, 1)
+    assert _count(_server(api), Activity, Activity.summary.like("note %")) == 499  # type: ignore[union-attr]
+    with Session(device.replica) as session:
+        changes = pending_changes(session=session)
+    assert changes["pending"] == 0
+    [rejected] = changes["rejected"]
+    assert rejected["fields"]["summary"] == "note 249" and "kind" in rejected["reason"]
+
+
+def test_two_devices_editing_different_fields_of_a_contact_both_win(api: TestClient, tmp_path: Path) -> None:
+    contact = _a_contact(api, "alice")
+    phone, laptop = _device(api, tmp_path, "alice", "phone"), _device(api, tmp_path, "alice", "laptop")
+    with Session(phone.replica) as session:
+        edit_contact(session=session, contact_id=contact.id, changes={"mobile": "+33 6 11 22 33 44"})
+    with Session(laptop.replica) as session:
+        edit_contact(session=session, contact_id=contact.id, changes={"hobbies": "voile, jazz"})
+    phone.sync()
+    laptop.sync()
+    phone.sync()
+    with ServerSession(_server(api)) as session:
+        stored = session.get(Contact, contact.id)
+        assert stored is not None and (stored.mobile, stored.hobbies) == ("+33 6 11 22 33 44", "voile, jazz")
+    for device in (phone, laptop):
+        with Session(device.replica) as session:
+            local = session.get(Contact, contact.id)
+            assert local is not None and (local.mobile, local.hobbies) == ("+33 6 11 22 33 44", "voile, jazz")
+            assert pending_changes(session=session)["conflicts"] == []
+
+
+def test_two_devices_editing_the_same_field_give_one_visible_conflict(api: TestClient, tmp_path: Path) -> None:
+    contact = _a_contact(api, "alice")
+    phone, laptop = _device(api, tmp_path, "alice", "phone"), _device(api, tmp_path, "alice", "laptop")
+    with Session(phone.replica) as session:
+        edit_contact(session=session, contact_id=contact.id, changes={"role": "Gérante"})
+    with Session(laptop.replica) as session:
+        edit_contact(session=session, contact_id=contact.id, changes={"role": "Directrice des achats"})
+    phone.sync()
+    laptop.sync()
+    with Session(laptop.replica) as session:
+        [conflict] = pending_changes(session=session)["conflicts"]
+        assert (conflict["field"], conflict["server_value"], conflict["device_value"]) == (
+            "role",
+            "Gérante",
+            "Directrice des achats",
+        )
+        local = session.get(Contact, contact.id)
+        assert local is not None and local.role == "Gérante"  # the server's value stands until the rep picks
+        resolve_conflict(session=session, conflict_id=conflict["id"], keep="device")
+    laptop.sync()
+    phone.sync()
+    with ServerSession(_server(api)) as session:
+        stored = session.get(Contact, contact.id)
+        assert stored is not None and stored.role == "Directrice des achats"
+    with Session(phone.replica) as session:
+        assert session.get(Contact, contact.id).role == "Directrice des achats"  # type: ignore[union-attr]
+        assert pending_changes(session=session)["conflicts"] == []
+
+
+def test_a_devices_own_successive_edits_never_conflict(api: TestClient, tmp_path: Path) -> None:
+    device = _device(api, tmp_path, "alice")
+    account = _an_account(api, "alice")
+    with Session(device.replica) as session:
+        edit_account(session=session, account_id=account.id, changes={"notes": "premier jet"})
+    device.push()  # sent, not yet pulled back: the replica still holds the old version
+    with Session(device.replica) as session:
+        edit_account(session=session, account_id=account.id, changes={"notes": "version finale"})
+    device.sync()
+    with Session(device.replica) as session:
+        assert pending_changes(session=session) == {"pending": 0, "rejected": [], "conflicts": []}
+    with ServerSession(_server(api)) as session:
+        assert session.get(Account, account.id).notes == "version finale"  # type: ignore[union-attr]
+
+
+def test_an_unsent_edit_stays_on_screen_when_the_server_sends_the_record(api: TestClient, tmp_path: Path) -> None:
+    device = _device(api, tmp_path, "alice")
+    account = _an_account(api, "alice")
+    with Session(device.replica) as session:
+        edit_account(session=session, account_id=account.id, changes={"notes": "pas encore envoyé"})
+    manon = api.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "password", "username": "manon", "password": "demo", "device_id": "manon-desk-001"},
+    )
+    headers = {"Authorization": f"Bearer {manon.json()['access_token']}"}
+    assert (
+        api.patch(f"/api/v1/accounts/{account.id}", json={"website": "https://exemple.fr"}, headers=headers).status_code
+        == 200
+    )
+    device.pull()
+    with Session(device.replica) as session:
+        local = session.get(Account, account.id)
+        assert local is not None and (local.notes, local.website) == ("pas encore envoyé", "https://exemple.fr")
+
+
+def test_a_rep_cannot_push_changes_to_another_reps_records(api: TestClient, tmp_path: Path) -> None:
+    device = _device(api, tmp_path, "alice")
+    theirs = _an_account(api, "bruno")
+    bruno_contact = _a_contact(api, "bruno")
+    body = {
+        "client_id": device.state()["device_id"],
+        "schema_version": 1,
+        "mutations": [
+            {
+                "mid": 10_001,
+                "entity": "account",
+                "id": theirs.id,
+                "op": "update",
+                "base_version": 1,
+                "fields": {"notes": "x"},
+            },
+            {
+                "mid": 10_002,
+                "entity": "contact",
+                "id": bruno_contact.id,
+                "op": "update",
+                "base_version": 1,
+                "fields": {"role": "x"},
+            },
+            {
+                "mid": 10_003,
+                "entity": "activity",
+                "id": "0192f3e4-0000-7000-8000-000000000001",
+                "op": "create",
+                "fields": {"account_id": theirs.id, "occurred_at": "2026-11-20T10:00:00Z"},
+            },
+        ],
+    }
+    headers = {"Authorization": f"Bearer {device._access_token}"}
+    results = api.post("/api/v1/sync/push", json=body, headers=headers).json()["results"]
+    assert [r["status"] for r in results] == ["rejected"] * 3
+    assert all("no longer yours" in r["reason"] or "not (or no longer) yours" in r["reason"] for r in results)
+    with ServerSession(_server(api)) as session:
+        assert session.get(Account, theirs.id).notes == theirs.notes  # type: ignore[union-attr]
+    other_device = dict(body, client_id="someone-elses-device")
+    assert api.post("/api/v1/sync/push", json=other_device, headers=headers).status_code == 403
+    assert api.post("/api/v1/sync/push", json=dict(body, schema_version=0), headers=headers).status_code == 426
+    assert _count(_server(api), ProcessedMutation, ProcessedMutation.mid > 10_000) == 3
