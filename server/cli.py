@@ -99,6 +99,18 @@ def _demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compact(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from server.compact import compact_change_log
+    from server.db import ServerSession
+
+    with ServerSession(_engine()) as session:
+        removed = compact_change_log(session=session, older_than=timedelta(days=args.older_than_days))
+    print(f"removed {removed} change-log entries older than {args.older_than_days} days")
+    return 0
+
+
 def _date(text: str) -> date:
     return date.fromisoformat(text)
 
@@ -128,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.add_argument("--allow-short-password", action="store_true", help=argparse.SUPPRESS)
     add.set_defaults(handler=_user_add)
+
+    compact = commands.add_parser(
+        "compact", help="drop change-log entries older than the retention; older devices re-sync from scratch"
+    )
+    compact.add_argument("--older-than-days", type=int, default=30)
+    compact.set_defaults(handler=_compact)
 
     demo = commands.add_parser("demo-data", help="fill an empty database with the demo company")
     demo.add_argument("--seed", type=int, default=42)

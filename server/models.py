@@ -12,12 +12,14 @@ from app.ids import new_id, utcnow
 from app.models import UTCDateTime
 
 __all__ = [
+    "COMPACTED_THROUGH",
     "SERVER_TABLES",
     "ChangeLog",
     "Device",
     "FieldChange",
     "ProcessedMutation",
     "RefreshToken",
+    "ServerState",
     "Role",
     "User",
 ]
@@ -119,4 +121,23 @@ class FieldChange(SQLModel, table=True):
     device_id: str | None = Field(default=None, max_length=36)
 
 
-SERVER_TABLES = ("app_user", "device", "refresh_token", "change_log", "processed_mutation", "field_change")
+class ServerState(SQLModel, table=True):
+    """Server-wide facts kept in the database, shared by every server process."""
+
+    __tablename__ = "server_state"
+    key: str = Field(primary_key=True, max_length=60)
+    value: str
+
+
+#: server_state key: the change log holds no entry at or below this sequence number.
+COMPACTED_THROUGH = "change_log_compacted_through"
+
+SERVER_TABLES = (
+    "app_user",
+    "device",
+    "refresh_token",
+    "change_log",
+    "processed_mutation",
+    "field_change",
+    "server_state",
+)

@@ -16,17 +16,22 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from app.models import ENTITIES, Account, entity_table, table_of
+from server.compact import compacted_through
 from server.models import ChangeLog, User
 from server.scope import scope_owner_ids
 from sync.wire import Change, PullPage
 
-__all__ = ["BadCursor", "pull_page"]
+__all__ = ["BadCursor", "CursorTooOld", "pull_page"]
 
 _ENTITY_NAMES = list(ENTITIES)
 
 
 class BadCursor(ValueError):
     """The cursor was not made by this server: the device should start a fresh pull."""
+
+
+class CursorTooOld(ValueError):
+    """The change log no longer reaches back to this cursor: the device must pull afresh."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +71,8 @@ def _parse(cursor: str | None, current_seq: int) -> _Position:
 
 def _current_seq(session: Session) -> int:
     log = table_of(ChangeLog)
-    return int(session.connection().execute(sa.select(sa.func.coalesce(sa.func.max(log.c.seq), 0))).scalar_one())
+    newest = int(session.connection().execute(sa.select(sa.func.coalesce(sa.func.max(log.c.seq), 0))).scalar_one())
+    return max(newest, compacted_through(session))  # an emptied log still knows how far it went
 
 
 def _account_ids_subquery(owner_ids: list[str] | None) -> Any:
@@ -207,6 +213,8 @@ def _accounts_in_scope(session: Session, owner_ids: list[str] | None, account_id
 def pull_page(*, session: Session, user: User, cursor: str | None, limit: int) -> PullPage:
     """One page of the user's changes after `cursor`."""
     pos = _parse(cursor, _current_seq(session))
+    if not pos.snapshot and pos.last_seq < compacted_through(session):
+        raise CursorTooOld(f"changes before {compacted_through(session)} are no longer kept")
     owner_ids = scope_owner_ids(session, user)
     if pos.snapshot:
         return _snapshot_page(session, owner_ids, pos, limit)

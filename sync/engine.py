@@ -325,7 +325,12 @@ class SyncEngine:
                 params["cursor"] = cursor
             response = self._authorized("GET", "/api/v1/sync/pull", params=params)
             if response.status_code == 410:
-                raise CursorExpired("this device has been offline longer than the server keeps changes")
+                if cursor is None:
+                    raise CursorExpired("the server refused a fresh pull: contact your administrator")
+                # Offline for longer than the server keeps changes: start afresh, keeping the outbox.
+                self.reset_replica(keep_identity=True)
+                cursor = None
+                continue
             if response.status_code != 200:
                 raise RequestRejected(self._detail(response))
             try:
@@ -394,13 +399,16 @@ class SyncEngine:
         self._set_state(last_sync_at=utcnow().isoformat(), last_error=None, last_error_kind=None, last_error_at=None)
         return report
 
-    def reset_replica(self) -> None:
-        """Forget every record and the cursor (not the device id): the next pull starts afresh."""
+    def reset_replica(self, *, keep_identity: bool = False) -> None:
+        """Forget every record and the cursor (never the device id nor the outbox): the next pull
+        starts afresh. Without `keep_identity`, forget who signed in too."""
         with self.replica.begin() as conn:
             for name in reversed(list(ENTITIES)):
                 conn.execute(sa.delete(entity_table(name)))
             with Session(bind=conn) as session:
-                write_state(session, cursor=None, last_sync_at=None, user_id=None, username=None)
+                write_state(session, cursor=None)
+                if not keep_identity:
+                    write_state(session, last_sync_at=None, user_id=None, username=None)
                 session.commit()
 
     def sign_out(self) -> None:

@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
 from server.deps import CurrentUser, SessionDep
-from server.pull import BadCursor, pull_page
+from server.pull import BadCursor, CursorTooOld, pull_page
 from server.push import apply_push
 from sync.wire import SCHEMA_VERSION, PullPage, PushRequest, PushResponse
 
@@ -30,6 +30,8 @@ def pull(
         page = pull_page(session=session, user=user, cursor=cursor, limit=size)
     except BadCursor as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{exc}: pull again without a cursor") from exc
+    except CursorTooOld as exc:
+        raise HTTPException(status.HTTP_410_GONE, f"{exc}: pull again without a cursor") from exc
     # Rows go out as they are read, without a pydantic round-trip per field: this is the hot path.
     body = orjson.dumps(page.model_dump(), option=orjson.OPT_UTC_Z)
     return Response(content=body, media_type="application/json")

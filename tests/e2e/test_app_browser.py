@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -60,15 +61,16 @@ def _known_order(live_server: LiveServer) -> tuple[Account, Order]:
     return account, order
 
 
-def _wait_text(locator: Any, expected: str, seconds: float = 30) -> None:
+def _wait_text(locator: Any, expected: str, seconds: float = 45) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if locator.count() and expected in (locator.first.text_content() or ""):
             return
         time.sleep(0.2)
-    raise AssertionError(
-        f"{expected!r} never showed; saw {locator.first.text_content() if locator.count() else None!r}"
-    )
+    shot = Path(os.environ.get("TERRAIN_E2E_SHOTS", "/tmp")) / f"e2e-failure-{int(time.time())}.png"
+    locator.page.screenshot(path=str(shot))
+    seen = locator.first.text_content() if locator.count() else None
+    raise AssertionError(f"{expected!r} never showed; saw {seen!r} (screenshot: {shot})")
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

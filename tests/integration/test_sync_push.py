@@ -282,3 +282,36 @@ def test_a_rep_cannot_push_changes_to_another_reps_records(api: TestClient, tmp_
     assert api.post("/api/v1/sync/push", json=other_device, headers=headers).status_code == 403
     assert api.post("/api/v1/sync/push", json=dict(body, schema_version=0), headers=headers).status_code == 426
     assert _count(_server(api), ProcessedMutation, ProcessedMutation.mid > 10_000) == 3
+
+
+def test_a_device_older_than_the_retention_resyncs_from_scratch_and_keeps_its_outbox(
+    api: TestClient, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from server.compact import compact_change_log
+    from tests.integration.test_sync_pull import _replica_rows, _scope_rows
+
+    device = _device(api, tmp_path, "alice")
+    account = _an_account(api, "alice")
+    with ServerSession(_server(api)) as session:
+        gone = session.exec(select(Activity).where(Activity.account_id == account.id)).first()
+        assert gone is not None
+        session.delete(gone)
+        session.commit()
+        removed = compact_change_log(session=session, older_than=timedelta(seconds=-1))  # everything so far
+    assert removed > 0
+    with Session(device.replica) as session:
+        edit_account(session=session, account_id=account.id, changes={"notes": "écrit hors ligne"})
+    headers = {"Authorization": f"Bearer {device._access_token}"}
+    old_cursor = device.state()["cursor"]
+    assert api.get("/api/v1/sync/pull", params={"cursor": old_cursor}, headers=headers).status_code == 410
+    device.pull()  # 410, then a pull from scratch; the outbox is untouched
+    with Session(device.replica) as session:
+        assert pending_changes(session=session)["pending"] == 1
+        assert session.get(Account, account.id).notes == "écrit hors ligne"  # type: ignore[union-attr]
+        assert session.get(Activity, gone.id) is None
+    device.sync()
+    assert _replica_rows(device.replica) == _scope_rows(_server(api), "alice")
+    with ServerSession(_server(api)) as session:
+        assert session.get(Account, account.id).notes == "écrit hors ligne"  # type: ignore[union-attr]
