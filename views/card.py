@@ -47,7 +47,25 @@ def _link(text: str | None, url: str | None) -> ft.Control | None:
     return ft.TextButton(text, url=url) if url else ft.Text(text)
 
 
-def card_view(card: CustomerCard | None, t: Translator, *, on_back: Callable[[Any], None]) -> ft.Control:
+def _notes_editor(t: Translator, notes: str | None, on_save: Callable[[str], str | None]) -> ft.Control:
+    field = ft.TextField(label=t("card.notes"), value=notes or "", multiline=True, min_lines=2, max_lines=6)
+    message = ft.Text("")
+
+    def save(_e: Any) -> None:
+        error = on_save(field.value or "")
+        message.value = error or t("card.saved")
+        message.color = ft.Colors.ERROR if error else None
+
+    return ft.Column([field, ft.Row([ft.Button(t("card.save_notes"), icon=ft.Icons.SAVE, on_click=save), message])])
+
+
+def card_view(
+    card: CustomerCard | None,
+    t: Translator,
+    *,
+    on_back: Callable[[Any], None],
+    on_save_notes: Callable[[str], str | None] | None = None,
+) -> ft.Control:
     back = ft.Row([ft.TextButton(t("card.back"), icon=ft.Icons.ARROW_BACK, on_click=on_back)])
     if card is None:
         return ft.Column([back, ft.Text(t("card.not_found"))])
@@ -81,7 +99,9 @@ def card_view(card: CustomerCard | None, t: Translator, *, on_back: Callable[[An
             if c is not None
         ],
     ]
-    if account.get("notes"):
+    if on_save_notes is not None:
+        identity.append(_notes_editor(t, account.get("notes"), on_save_notes))
+    elif account.get("notes"):
         identity.append(ft.Text(account["notes"], italic=True))
 
     figures = ft.Row(

@@ -18,10 +18,12 @@ from sqlmodel import Session
 
 from app.card import customer_card, search_accounts
 from app.credentials import NoSecureStore
+from app.edits import InvalidEdit, edit_account
 from app.i18n import LANGUAGES, Translator
 from app.preferences import Preferences
 from app.services import Device, InvalidServerUrl, check_server_url, open_device
 from sync.errors import AuthError, SyncError, TransportError
+from views.background import BackgroundSync, SyncSnapshot
 from views.card import card_view
 
 __all__ = ["TerrainUI", "run"]
@@ -33,13 +35,15 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 class TerrainUI:
     """One browser tab or window of the app, over the device shared by all of them."""
 
-    def __init__(self, page: ft.Page, device: Device, prefs: Preferences, default_server: str | None) -> None:
+    def __init__(
+        self, page: ft.Page, device: Device, background: BackgroundSync, prefs: Preferences, default_server: str | None
+    ) -> None:
         self.page = page
         self.device = device
+        self.background = background
         self.prefs = prefs
         self.default_server = default_server or prefs.last_server_url or device.engine.state().get("server_url") or ""
         self.t = Translator(prefs.language, prefs.time_zone)
-        self.sync_lock = asyncio.Lock()
         self.sync_status = ft.Text("", size=12)
         self.sync_bar = ft.ProgressBar(visible=False)
         self.sign_in_again = ft.TextButton(
@@ -51,6 +55,7 @@ class TerrainUI:
         page.on_route_change = self._on_route_change
         page.on_resize = self._on_resize
         self._last_wide: bool | None = None
+        background.listeners.append(self._on_sync_state)
 
     # -- navigation -------------------------------------------------------------------
     @property
@@ -63,8 +68,7 @@ class TerrainUI:
         if not signed_in:
             route = "/login"
         self._show(route)
-        if signed_in:
-            self.page.run_task(self.sync_now)
+        self.background.start(self.page)
 
     def go(self, route: str) -> None:
         self.page.navigate(route)
@@ -90,7 +94,7 @@ class TerrainUI:
             view = self._shell("/accounts", 0, self._accounts())
         self.page.views.clear()
         self.page.views.append(view)
-        self._refresh_sync_status()
+        self._refresh_sync_status(self.background.snapshot())
         self.page.update()
 
     def _shell(self, route: str, index: int, body: ft.Control) -> ft.View:
@@ -176,7 +180,7 @@ class TerrainUI:
             if warning:
                 self.page.show_dialog(ft.SnackBar(ft.Text(t("login.no_keyring"))))
             self.go("/accounts")
-            self.page.run_task(self.sync_now)
+            self.background.sync_now()
 
         password.on_submit = submit
         button = ft.Button(t("login.submit"), on_click=submit, icon=ft.Icons.LOGIN)
@@ -209,52 +213,47 @@ class TerrainUI:
         return getattr(self.device.engine.token_store, "warning", None)
 
     # -- sync -------------------------------------------------------------------------
-    async def _on_sync_click(self, _e: Any) -> None:
-        await self.sync_now()
+    def _on_sync_click(self, _e: Any) -> None:
+        self.background.sync_now()
 
-    async def sync_now(self) -> None:
-        if self.sync_lock.locked():
+    def _on_sync_state(self, snapshot: SyncSnapshot) -> None:
+        was_running = self.sync_bar.visible
+        self._refresh_sync_status(snapshot)
+        if (
+            was_running
+            and not snapshot.running
+            and snapshot.error_kind is None
+            and self.page.route in ("/accounts", "/", "")
+        ):
+            self._show("/accounts")  # the first sync just filled the list
             return
-        loop = asyncio.get_running_loop()
-        async with self.sync_lock:
-            self.sync_bar.visible = True
-            self.sync_status.value = self.t("sync.running")
-            self._safe_update()
+        self.page.update()
 
-            def progress(_pages: int, records: int) -> None:
-                loop.call_soon_threadsafe(self._show_progress, records)
-
-            failed = False
-            try:
-                await asyncio.to_thread(self.device.engine.sync, on_page=progress)
-            except SyncError:
-                failed = True  # the engine recorded it; the indicator shows it
-            self.sync_bar.visible = False
-            self._refresh_sync_status()
-            if not failed and self.page.route in ("/accounts", "/", ""):
-                self._show("/accounts")
-            self._safe_update()
-
-    def _show_progress(self, records: int) -> None:
-        self.sync_status.value = self.t("sync.progress", records=records)
-        self._safe_update()
-
-    def _refresh_sync_status(self) -> None:
-        """The indicator in the app bar, from what the last sync left in the replica."""
+    def _refresh_sync_status(self, snapshot: SyncSnapshot) -> None:
+        """The indicator in the app bar: synced, syncing, offline or error, then what waits."""
         t = self.t
-        state = self.device.engine.state()
-        kind, error = state.get("last_error_kind"), state.get("last_error")
-        self.sign_in_again.visible = kind == "AuthError"
-        if kind == "TransportError":
-            self.sync_status.value = t("sync.offline", error=error)
-        elif kind == "AuthError":
-            self.sync_status.value = t("sync.sign_in_again")
-        elif error:
-            self.sync_status.value = t("sync.error", error=error)
-        elif state.get("last_sync_at"):
-            self.sync_status.value = t("sync.done", when=t.moment(datetime.fromisoformat(state["last_sync_at"] or "")))
+        self.sync_bar.visible = snapshot.running
+        self.sign_in_again.visible = snapshot.error_kind == "AuthError" and not snapshot.running
+        if snapshot.running:
+            status = t("sync.progress", records=snapshot.records) if snapshot.records else t("sync.running")
+        elif snapshot.error_kind == "TransportError":
+            status = t("sync.offline_short")
+        elif snapshot.error_kind == "AuthError":
+            status = t("sync.sign_in_again")
+        elif snapshot.error:
+            status = t("sync.error", error=snapshot.error)
+        elif snapshot.last_sync_at:
+            status = t("sync.done", when=t.moment(datetime.fromisoformat(snapshot.last_sync_at)))
         else:
-            self.sync_status.value = t("sync.never")
+            status = t("sync.never")
+        extras = []
+        if snapshot.pending:
+            extras.append(t("sync.pending", count=snapshot.pending))
+        if snapshot.rejected:
+            extras.append(t("sync.rejected", count=snapshot.rejected))
+        if snapshot.conflicts:
+            extras.append(t("sync.conflicts", count=snapshot.conflicts))
+        self.sync_status.value = " · ".join([status, *extras])
 
     def _safe_update(self) -> None:
         try:
@@ -298,7 +297,17 @@ class TerrainUI:
     def _card(self, account_id: str) -> ft.Control:
         with Session(self.device.replica) as session:
             card = customer_card(session=session, account_id=account_id, today=datetime.now(self.t.zone).date())
-        return card_view(card, self.t, on_back=lambda _e: self.go("/accounts"))
+
+        def save_notes(notes: str) -> str | None:
+            try:
+                with Session(self.device.replica) as session:
+                    edit_account(session=session, account_id=account_id, changes={"notes": notes})
+            except InvalidEdit as exc:
+                return str(exc)
+            self.background.wrote_locally()
+            return None
+
+        return card_view(card, self.t, on_back=lambda _e: self.go("/accounts"), on_save_notes=save_notes)
 
     # -- settings -----------------------------------------------------------------------
     def _language_picker(self) -> ft.Control:
@@ -349,8 +358,10 @@ def run(*, data_dir: Path, host: str = "127.0.0.1", port: int = 8550, server_url
     device = open_device(data_dir)
     prefs = Preferences.load(data_dir)
 
+    background = BackgroundSync(device)
+
     def main(page: ft.Page) -> None:
-        TerrainUI(page, device, prefs, server_url).start()
+        TerrainUI(page, device, background, prefs, server_url).start()
 
     desktop = os.environ.get("TERRAIN_VIEW") == "desktop" or (
         os.environ.get("TERRAIN_VIEW") != "web" and sys.platform != "linux" or os.environ.get("DISPLAY")

@@ -31,8 +31,10 @@ CHROMIUM_ARGS = [
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Chromium for one test module. Playwright's sync API runs an event loop on this thread
+    while it lives: stopping it with the module keeps it out of other tests' way."""
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         unavailable(f"no chromium at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright

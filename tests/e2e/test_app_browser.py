@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from app.i18n import Translator
 from app.models import Account, Order
 from server.models import User
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer, free_port, start_live_server
 from tests.e2e.conftest import start_app
 
 pytestmark = pytest.mark.e2e
@@ -165,3 +165,35 @@ def test_on_a_phone_the_app_has_bottom_tabs_and_speaks_english_when_asked(
         page.close()
     finally:
         app.stop()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_an_edit_made_with_the_server_down_syncs_by_itself_when_it_returns(
+    browser: Any, live_server: LiveServer, tmp_path: Path
+) -> None:
+    account, _order = _known_order(live_server)
+    app = start_app(tmp_path / "device", server_url=live_server.url)
+    port = int(live_server.url.rsplit(":", 1)[1])
+    server = live_server
+    try:
+        page, host = _open(browser, app.url)
+        _sign_in(host, "alice", "demo")
+        _wait_text(host.get_by_text(re.compile("Synchronisé")), "Synchronisé", seconds=60)
+        live_server.stop()
+        page.goto(app.url + f"accounts/{account.id}")
+        page, host = _open(browser, app.url + f"accounts/{account.id}")
+        _type(host, "Notes", "Livraison par le quai B, sonner deux fois")
+        host.get_by_role("button", name="Enregistrer les notes").click()
+        _wait_text(host.get_by_text(re.compile("en attente")), "1 en attente")
+        _wait_text(host.get_by_text(re.compile("Hors ligne")), "Hors ligne")
+        server = start_live_server(live_server.engine, tmp_path / "again", port=port)
+        # Nobody touches anything: the app notices the server is back and syncs.
+        _wait_text(host.get_by_text(re.compile("Synchronisé")), "Synchronisé", seconds=60)
+        assert host.get_by_text(re.compile("en attente")).count() == 0
+        with Session(live_server.engine) as session:
+            stored = session.get(Account, account.id)
+            assert stored is not None and stored.notes == "Livraison par le quai B, sonner deux fois"
+        page.close()
+    finally:
+        app.stop()
+        server.stop()
