@@ -30,10 +30,19 @@ def _open(browser: Any, url: str) -> tuple[Any, Any]:
 
 
 def _type(host: Any, label: str, text: str) -> None:
-    """Focus a Flutter text field as a finger would, then type into it."""
+    """Focus a Flutter text field as a finger would, then type into it.
+
+    Flutter attaches its text editing a moment after the tap; on a loaded machine a fill can
+    land before that and be dropped, so the value is read back and typed again if needed.
+    """
     field = host.get_by_role("textbox", name=label)
-    field.click()
-    field.fill(text)
+    for _attempt in range(5):
+        field.click()
+        field.fill(text)
+        time.sleep(0.3)
+        if field.input_value() == text:
+            return
+    raise AssertionError(f"could not type into {label!r}")
 
 
 def _sign_in(host: Any, username: str, password: str, server: str | None = None) -> None:
