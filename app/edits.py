@@ -20,7 +20,7 @@ from app.models import (
     ContactCreate,
     ContactUpdate,
     Record,
-    table_of,
+    blank_required_field,
 )
 from sync.state import OutboxEntry, SyncConflict, queue_mutation
 
@@ -55,10 +55,8 @@ def _update(
         raise InvalidEdit(f"no {model.__tablename__} {record_id} on this device")
     body = _validated(update_model, changes)
     values = body.model_dump(exclude_unset=True)
-    columns = table_of(model).c
-    for name, value in values.items():
-        if not columns[name].nullable and (value is None or value == ""):
-            raise InvalidEdit(f"{name} cannot be empty")
+    if (blank := blank_required_field(model, values)) is not None:
+        raise InvalidEdit(f"{blank} cannot be empty")
     record.sqlmodel_update(values)
     queue_mutation(
         session,

@@ -56,6 +56,7 @@ __all__ = [
     "Ticket",
     "UTCDateTime",
     "Visit",
+    "blank_required_field",
     "entity_table",
     "table_of",
 ]
@@ -647,6 +648,15 @@ def table_of(model: type[SQLModel]) -> sa.Table:
     """The Core table of a table model (for bulk reads and writes)."""
     table: sa.Table = model.__table__  # type: ignore[attr-defined]
     return table
+
+
+def blank_required_field(model: type[SQLModel], changes: dict[str, Any]) -> str | None:
+    """The first field of `changes` that would empty a column needing a value, if any."""
+    columns = table_of(model).c
+    for name, value in changes.items():
+        if not columns[name].nullable and (value is None or value == ""):
+            return name
+    return None
 
 
 def entity_table(name: str) -> sa.Table:

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import HTTPException, status
 from sqlmodel import SQLModel
 
-from app.models import table_of
+from app.models import blank_required_field
 
 __all__ = ["changes_to_apply"]
 
@@ -15,11 +15,6 @@ __all__ = ["changes_to_apply"]
 def changes_to_apply(body: SQLModel, model: type[SQLModel]) -> dict[str, Any]:
     """`body`'s set fields; 422 naming the field if one would empty a column that needs a value."""
     changes = body.model_dump(exclude_unset=True)
-    columns = table_of(model).c
-    for name, value in changes.items():
-        column = columns[name]
-        if column.nullable:
-            continue
-        if value is None or value == "":
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name} cannot be empty")
+    if (blank := blank_required_field(model, changes)) is not None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{blank} cannot be empty")
     return changes

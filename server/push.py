@@ -29,7 +29,7 @@ from app.models import (
     ContactUpdate,
     LifecycleStageChange,
     Record,
-    table_of,
+    blank_required_field,
 )
 from server.db import DEVICE, savepoint
 from server.models import FieldChange, ProcessedMutation, Role, User
@@ -107,10 +107,8 @@ def _update(session: Session, user: User, mutation: Mutation) -> MutationResult:
     if record is None or get_account_in_scope(session, user, str(account_id)) is None:
         raise Rejected(f"this {mutation.entity} was deleted, or is no longer yours")
     changes = _validated(update_model, mutation.fields).model_dump(exclude_unset=True)
-    columns = table_of(table_model).c
-    for name, value in changes.items():
-        if not columns[name].nullable and (value is None or value == ""):
-            raise Rejected(f"{name} cannot be empty")
+    if (blank := blank_required_field(table_model, changes)) is not None:
+        raise Rejected(f"{blank} cannot be empty")
     # Fields someone else changed after the version this edit was made on; this device's own
     # earlier edits (pushed, not yet pulled back) are no conflict.
     changed_elsewhere = set(

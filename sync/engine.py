@@ -249,6 +249,31 @@ class SyncEngine:
         return response
 
     # -- push ----------------------------------------------------------------------------
+    def next_push(self, batch_size: int = PUSH_BATCH) -> dict[str, Any]:
+        """The next push request: the oldest pending outbox entries, in the order they were made."""
+        with Session(self.replica) as session:
+            entries = session.exec(
+                select(OutboxEntry)
+                .where(OutboxEntry.status == "pending")
+                .order_by(col(OutboxEntry.mid))
+                .limit(batch_size)
+            ).all()
+        return {
+            "client_id": self.state()["device_id"],
+            "schema_version": SCHEMA_VERSION,
+            "mutations": [
+                {
+                    "mid": e.mid,
+                    "entity": e.entity,
+                    "id": e.record_id,
+                    "op": e.op,
+                    "base_version": e.base_version,
+                    "fields": e.fields,
+                }
+                for e in entries
+            ],
+        }
+
     def push(self, *, batch_size: int = PUSH_BATCH) -> PushReport:
         """Send the outbox in order; only the server's answer takes an entry out of it."""
         applied = rejected = conflicts = 0
@@ -310,7 +335,7 @@ class SyncEngine:
                     applied += result.status == "applied"
                     session.delete(entry)
                 session.commit()
-            if answered == 0:
+            if answered == 0:  # never loop on a server that acknowledges nothing
                 raise SyncError("the server answered none of the changes sent: try again later")
         return PushReport(applied, rejected, conflicts)
 
