@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from app.card import customer_card, search_accounts
 from app.credentials import NoSecureStore
-from app.edits import InvalidEdit, edit_account
+from app.edits import InvalidEdit, edit_account, pending_changes, resolve_conflict
 from app.i18n import LANGUAGES, Translator
 from app.preferences import Preferences
 from app.services import Device, InvalidServerUrl, check_server_url, open_device
@@ -337,7 +337,7 @@ class TerrainUI:
             await asyncio.to_thread(self.device.engine.sign_out)
             self.go("/login")
 
-        return ft.Column(
+        return ft.ListView(
             [
                 ft.Text(t("settings.user", user=state.get("full_name") or state.get("username") or "—"), size=16),
                 ft.Text(t("settings.server", url=state.get("server_url") or "—")),
@@ -348,9 +348,63 @@ class TerrainUI:
                         ft.OutlinedButton(t("settings.sign_out"), icon=ft.Icons.LOGOUT, on_click=sign_out),
                     ]
                 ),
+                *self._sync_inbox(),
             ],
             spacing=16,
+            expand=True,
         )
+
+    def _sync_inbox(self) -> list[ft.Control]:
+        """Conflicts to settle (both values, pick one) and changes the server refused (with why)."""
+        t = self.t
+        with Session(self.device.replica) as session:
+            changes = pending_changes(session=session)
+        controls: list[ft.Control] = []
+
+        def settle(conflict_id: int, keep: str) -> None:
+            with Session(self.device.replica) as session:
+                resolve_conflict(session=session, conflict_id=conflict_id, keep=keep)
+            self.background.wrote_locally()
+            self._show("/settings")
+
+        if changes["conflicts"]:
+            controls.append(ft.Text(t("inbox.conflicts"), size=16, weight=ft.FontWeight.BOLD))
+        for conflict in changes["conflicts"]:
+            controls.append(
+                ft.Card(
+                    content=ft.Container(
+                        ft.Column(
+                            [
+                                ft.Text(
+                                    t("inbox.field", entity=t(f"entity.{conflict['entity']}"), field=conflict["field"])
+                                ),
+                                ft.Text(t("inbox.server_value", value=conflict["server_value"])),
+                                ft.Text(t("inbox.device_value", value=conflict["device_value"])),
+                                ft.Row(
+                                    [
+                                        ft.OutlinedButton(
+                                            t("inbox.keep_server"),
+                                            on_click=lambda _e, c=conflict["id"]: settle(c, "server"),
+                                        ),
+                                        ft.Button(
+                                            t("inbox.keep_mine"),
+                                            on_click=lambda _e, c=conflict["id"]: settle(c, "device"),
+                                        ),
+                                    ]
+                                ),
+                            ]
+                        ),
+                        padding=12,
+                    )
+                )
+            )
+        if changes["rejected"]:
+            controls.append(ft.Text(t("inbox.rejected"), size=16, weight=ft.FontWeight.BOLD))
+        for rejected in changes["rejected"]:
+            controls.append(
+                ft.Text(t("inbox.rejected_line", entity=t(f"entity.{rejected['entity']}"), reason=rejected["reason"]))
+            )
+        return controls
 
 
 def run(*, data_dir: Path, host: str = "127.0.0.1", port: int = 8550, server_url: str | None = None) -> None:

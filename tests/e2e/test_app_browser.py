@@ -78,6 +78,7 @@ def _wait_text(locator: Any, expected: str, seconds: float = 45) -> None:
         time.sleep(0.2)
     shot = Path(os.environ.get("TERRAIN_E2E_SHOTS", "/tmp")) / f"e2e-failure-{int(time.time())}.png"
     locator.page.screenshot(path=str(shot))
+    shot.with_suffix(".html").write_text(locator.page.content())
     seen = locator.first.text_content() if locator.count() else None
     raise AssertionError(f"{expected!r} never showed; saw {seen!r} (screenshot: {shot})")
 
@@ -206,3 +207,52 @@ def test_an_edit_made_with_the_server_down_syncs_by_itself_when_it_returns(
     finally:
         app.stop()
         server.stop()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_conflicting_edit_shows_both_values_and_the_reps_choice_syncs(
+    browser: Any, live_server: LiveServer, tmp_path: Path
+) -> None:
+    import httpx
+
+    from app.edits import edit_account
+    from app.replica import open_replica
+    from sync.engine import SyncEngine
+
+    account, _order = _known_order(live_server)
+    app = start_app(tmp_path / "device", server_url=live_server.url)
+    try:
+        page, host = _open(browser, app.url)
+        _sign_in(host, "alice", "demo")
+        _wait_text(host.get_by_text(re.compile("Synchronisé")), "Synchronisé", seconds=60)
+        # Alice's other device changes the same notes first.
+        with httpx.Client(base_url=live_server.url, timeout=30) as http:
+            laptop = SyncEngine(replica=open_replica(tmp_path / "laptop"), http=http)
+            laptop.sign_in(username="alice", password="demo")
+            laptop.sync()
+            with Session(laptop.replica) as session:
+                edit_account(session=session, account_id=account.id, changes={"notes": "Notes du portable"})
+            laptop.sync()
+        page, host = _open(browser, app.url + f"accounts/{account.id}")
+        _type(host, "Notes", "Notes du téléphone")
+        host.get_by_role("button", name="Enregistrer les notes").click()
+        _wait_text(host.get_by_text(re.compile("conflit")), "1 conflit(s)", seconds=60)
+        host.get_by_role("button", name=re.compile("Réglages")).click()
+        # A card is read out as one group: its texts are in the group's label.
+        conflict = host.locator('[role="group"][aria-label*="champ « notes »"]')
+        conflict.wait_for(timeout=45_000)
+        label = conflict.get_attribute("aria-label") or ""
+        assert "Client" in label and "Sur le serveur : Notes du portable" in label
+        assert "Sur cet appareil : Notes du téléphone" in label
+        host.get_by_role("button", name="Garder la mienne").click()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with Session(live_server.engine) as session:
+                if session.get(Account, account.id).notes == "Notes du téléphone":  # type: ignore[union-attr]
+                    break
+            time.sleep(0.5)
+        else:
+            raise AssertionError("the rep's choice never reached the server")
+        page.close()
+    finally:
+        app.stop()
