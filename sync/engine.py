@@ -277,32 +277,10 @@ class SyncEngine:
     def push(self, *, batch_size: int = PUSH_BATCH) -> PushReport:
         """Send the outbox in order; only the server's answer takes an entry out of it."""
         applied = rejected = conflicts = 0
-        device_id = self.state()["device_id"]
         while True:
-            with Session(self.replica) as session:
-                entries = session.exec(
-                    select(OutboxEntry)
-                    .where(OutboxEntry.status == "pending")
-                    .order_by(col(OutboxEntry.mid))
-                    .limit(batch_size)
-                ).all()
-            if not entries:
+            body = self.next_push(batch_size)
+            if not body["mutations"]:
                 break
-            body = {
-                "client_id": device_id,
-                "schema_version": SCHEMA_VERSION,
-                "mutations": [
-                    {
-                        "mid": e.mid,
-                        "entity": e.entity,
-                        "id": e.record_id,
-                        "op": e.op,
-                        "base_version": e.base_version,
-                        "fields": e.fields,
-                    }
-                    for e in entries
-                ],
-            }
             response = self._authorized("POST", "/api/v1/sync/push", json=body)
             if response.status_code != 200:
                 raise RequestRejected(self._detail(response))
