@@ -11,15 +11,24 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 
-__all__ = ["Cut", "FaultyProxy"]
+__all__ = ["SERVER_ERROR", "Cut", "FaultyProxy"]
 
 
 @dataclass(frozen=True)
 class Cut:
-    """Close the connection once this many bytes went through in that direction (None: no limit)."""
+    """Close the connection once this many bytes went through in that direction (None: no limit).
+
+    `reply` answers in the server's stead (an HTTP 500, say) without reaching it; `hang` holds
+    the connection open, silent, for that many seconds (a server that does not answer in time).
+    """
 
     request_bytes: int | None = None
     response_bytes: int | None = None
+    reply: bytes | None = None
+    hang: float | None = None
+
+
+SERVER_ERROR = b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 
 
 @dataclass
@@ -59,6 +68,9 @@ class FaultyProxy:
                 return
             self.connections += 1
             plan = self.plans.popleft() if self.plans else Cut()
+            if plan.reply is not None or plan.hang is not None:
+                threading.Thread(target=self._fake, args=(client, plan), daemon=True).start()
+                continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
             except OSError:
@@ -70,6 +82,19 @@ class FaultyProxy:
                 (upstream, client, plan.response_bytes),
             ):
                 threading.Thread(target=self._pipe, args=(source, target, limit, done), daemon=True).start()
+
+    @staticmethod
+    def _fake(client: socket.socket, plan: Cut) -> None:
+        try:
+            client.recv(65536)
+            if plan.hang is not None:
+                threading.Event().wait(plan.hang)
+            if plan.reply is not None:
+                client.sendall(plan.reply)
+        except OSError:
+            pass
+        finally:
+            client.close()
 
     @staticmethod
     def _pipe(source: socket.socket, target: socket.socket, limit: int | None, done: threading.Event) -> None:

@@ -100,3 +100,69 @@ def test_a_pull_cut_at_any_byte_resumes_without_loss(
             failures += 1
     assert failures >= 3
     assert _replica_rows(device.replica) == _scope_rows(live_server.engine, "chloe")
+
+
+def test_after_server_errors_and_timeouts_the_outbox_drains_by_itself(
+    live_server: LiveServer, proxy: FaultyProxy, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from sync.loop import SyncLoop, SyncSchedule
+    from tests.faults import SERVER_ERROR
+
+    http = httpx.Client(
+        base_url=proxy.url, timeout=httpx.Timeout(1.0), limits=httpx.Limits(max_keepalive_connections=0)
+    )
+    device = SyncEngine(replica=open_replica(tmp_path / "alice"), http=http)
+    device.sign_in(username="alice", password="demo")
+    device.sync()
+    account = _alice_account(live_server)
+    with Session(device.replica) as session:
+        for number in range(3):
+            log_activity(
+                session=session,
+                fields={
+                    "account_id": account.id,
+                    "occurred_at": "2026-11-20T10:00:00Z",
+                    "summary": f"patience {number}",
+                },
+            )
+    # Three 500s, then two requests left unanswered past the client's timeout, then a healthy server.
+    proxy.cut_next(*[Cut(reply=SERVER_ERROR)] * 3, Cut(hang=2.0), Cut(hang=2.0))
+    pending_seen: list[int] = []
+    attempts = 0
+
+    async def sync_once() -> bool | None:
+        nonlocal attempts
+        attempts += 1
+        try:
+            await asyncio.to_thread(device.sync)
+        except TransportError:
+            return False
+        finally:
+            with Session(device.replica) as session:
+                pending_seen.append(pending_changes(session=session)["pending"])
+        return True
+
+    async def probe() -> bool:
+        try:
+            return (await asyncio.to_thread(http.get, "/healthz")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    async def run_until_drained() -> None:
+        schedule = SyncSchedule(base_backoff=0.05, max_backoff=0.2, probe_interval=0.05, period=60)
+        loop = SyncLoop(sync_once=sync_once, probe=probe, schedule=schedule)
+        task = asyncio.create_task(loop.run())
+        deadline = asyncio.get_running_loop().time() + 60
+        while pending_seen[-1:] != [0]:
+            assert asyncio.get_running_loop().time() < deadline, f"outbox never drained: {pending_seen}"
+            await asyncio.sleep(0.05)
+        loop.stop()
+        await asyncio.wait_for(task, 10)
+
+    asyncio.run(run_until_drained())
+    assert attempts >= 2 and pending_seen[:-1] and all(count == 3 for count in pending_seen[:-1])
+    with Session(live_server.engine) as session:
+        summaries = session.exec(select(Activity.summary).where(Activity.summary.like("patience %"))).all()  # type: ignore[union-attr]
+    assert sorted(summaries) == ["patience 0", "patience 1", "patience 2"]
