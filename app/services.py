@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from app.card import AccountSummary, CustomerCard, customer_card, search_accounts
 from app.credentials import best_token_store
-from app.edits import pending_changes
+from app.edits import edit_account, pending_changes, resolve_conflict
 from app.replica import open_replica
 from sync.engine import SyncEngine, TokenStore
 
@@ -54,6 +56,27 @@ class Device:
         self.engine.http.close()
         self.replica.dispose()
 
+    # What the screens ask of the device, each in its own replica session.
+    def search(self, query: str, limit: int = 100) -> list[AccountSummary]:
+        with Session(self.replica) as session:
+            return search_accounts(session=session, query=query, limit=limit)
+
+    def card(self, account_id: str, today: date) -> CustomerCard | None:
+        with Session(self.replica) as session:
+            return customer_card(session=session, account_id=account_id, today=today)
+
+    def edit_account(self, account_id: str, changes: dict[str, Any]) -> None:
+        with Session(self.replica) as session:
+            edit_account(session=session, account_id=account_id, changes=changes)
+
+    def pending(self) -> dict[str, Any]:
+        with Session(self.replica) as session:
+            return pending_changes(session=session)
+
+    def resolve_conflict(self, conflict_id: int, keep: str) -> None:
+        with Session(self.replica) as session:
+            resolve_conflict(session=session, conflict_id=conflict_id, keep=keep)
+
 
 def open_device(
     data_dir: Path,
@@ -75,8 +98,7 @@ def open_device(
 
 def device_status(device: Device) -> dict[str, Any]:
     state = device.engine.state()
-    with Session(device.replica) as session:
-        changes = pending_changes(session=session)
+    changes = device.pending()
     counts = {}
     with device.replica.connect() as conn:
         for table in ("account", "contact", "order", "invoice", "visit"):

@@ -217,6 +217,13 @@ class SyncEngine:
         self.token_store.save(self._token_key(), tokens.refresh_token)
         return tokens.user
 
+    def server_answers(self) -> bool:
+        """A cheap check that the server is reachable and healthy (no sign-in needed)."""
+        try:
+            return self.http.get("/healthz", timeout=3).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     def has_session(self) -> bool:
         """Whether a refresh token is at hand, so that a sync needs no password."""
         return self.token_store.load(self._token_key()) is not None

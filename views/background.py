@@ -11,10 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import flet as ft
-import httpx
-from sqlmodel import Session
 
-from app.edits import pending_changes
 from app.services import Device
 from sync.errors import SyncError, TransportError
 from sync.loop import SyncLoop
@@ -61,8 +58,7 @@ class BackgroundSync:
 
     def snapshot(self) -> SyncSnapshot:
         state = self.device.engine.state()
-        with Session(self.device.replica) as session:
-            changes = pending_changes(session=session)
+        changes = self.device.pending()
         return SyncSnapshot(
             running=self.running,
             records=self.records,
@@ -105,10 +101,4 @@ class BackgroundSync:
         return True
 
     async def _probe(self) -> bool:
-        def healthy() -> bool:
-            try:
-                return self.device.engine.http.get("/healthz", timeout=3).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        return await asyncio.to_thread(healthy)
+        return await asyncio.to_thread(self.device.engine.server_answers)

@@ -14,11 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import flet as ft
-from sqlmodel import Session
 
-from app.card import customer_card, search_accounts
 from app.credentials import NoSecureStore
-from app.edits import InvalidEdit, edit_account, pending_changes, resolve_conflict
+from app.edits import InvalidEdit
 from app.i18n import LANGUAGES, Translator
 from app.preferences import Preferences
 from app.services import Device, InvalidServerUrl, check_server_url, open_device
@@ -267,8 +265,7 @@ class TerrainUI:
         results = ft.ListView(expand=True, spacing=0)
 
         def fill() -> None:
-            with Session(self.device.replica) as session:
-                found = search_accounts(session=session, query=self.search_value, limit=100)
+            found = self.device.search(self.search_value)
             results.controls = [
                 ft.ListTile(
                     title=ft.Text(a.name),
@@ -295,13 +292,11 @@ class TerrainUI:
         return ft.Column([ft.Container(search, padding=ft.Padding.symmetric(horizontal=8)), results], expand=True)
 
     def _card(self, account_id: str) -> ft.Control:
-        with Session(self.device.replica) as session:
-            card = customer_card(session=session, account_id=account_id, today=datetime.now(self.t.zone).date())
+        card = self.device.card(account_id, today=datetime.now(self.t.zone).date())
 
         def save_notes(notes: str) -> str | None:
             try:
-                with Session(self.device.replica) as session:
-                    edit_account(session=session, account_id=account_id, changes={"notes": notes})
+                self.device.edit_account(account_id, {"notes": notes})
             except InvalidEdit as exc:
                 return str(exc)
             self.background.wrote_locally()
@@ -357,13 +352,11 @@ class TerrainUI:
     def _sync_inbox(self) -> list[ft.Control]:
         """Conflicts to settle (both values, pick one) and changes the server refused (with why)."""
         t = self.t
-        with Session(self.device.replica) as session:
-            changes = pending_changes(session=session)
+        changes = self.device.pending()
         controls: list[ft.Control] = []
 
         def settle(conflict_id: int, keep: str) -> None:
-            with Session(self.device.replica) as session:
-                resolve_conflict(session=session, conflict_id=conflict_id, keep=keep)
+            self.device.resolve_conflict(conflict_id, keep)
             self.background.wrote_locally()
             self._show("/settings")
 

@@ -53,6 +53,14 @@ def _sign_in(host: Any, username: str, password: str, server: str | None = None)
     host.get_by_role("button", name="Se connecter").click()
 
 
+def _signed_in(browser: Any, url: str, username: str) -> tuple[Any, Any]:
+    """A tab of the app, signed in, once its first sync has landed."""
+    page, host = _open(browser, url)
+    _sign_in(host, username, "demo")
+    _wait_text(host.get_by_text(re.compile("Synchronisé")), "Synchronisé", seconds=60)
+    return page, host
+
+
 def _known_order(live_server: LiveServer) -> tuple[Account, Order]:
     """One of alice's customers with orders, and its latest order."""
     with Session(live_server.engine) as session:
@@ -186,9 +194,7 @@ def test_an_edit_made_with_the_server_down_syncs_by_itself_when_it_returns(
     port = int(live_server.url.rsplit(":", 1)[1])
     server = live_server
     try:
-        page, host = _open(browser, app.url)
-        _sign_in(host, "alice", "demo")
-        _wait_text(host.get_by_text(re.compile("Synchronisé")), "Synchronisé", seconds=60)
+        page, host = _signed_in(browser, app.url, "alice")
         live_server.stop()
         page.goto(app.url + f"accounts/{account.id}")
         page, host = _open(browser, app.url + f"accounts/{account.id}")
@@ -222,9 +228,7 @@ def test_a_conflicting_edit_shows_both_values_and_the_reps_choice_syncs(
     account, _order = _known_order(live_server)
     app = start_app(tmp_path / "device", server_url=live_server.url)
     try:
-        page, host = _open(browser, app.url)
-        _sign_in(host, "alice", "demo")
-        _wait_text(host.get_by_text(re.compile("Synchronisé")), "Synchronisé", seconds=60)
+        page, host = _signed_in(browser, app.url, "alice")
         # Alice's other device changes the same notes first.
         with httpx.Client(base_url=live_server.url, timeout=30) as http:
             laptop = SyncEngine(replica=open_replica(tmp_path / "laptop"), http=http)

@@ -254,6 +254,15 @@ def _first_account_of(server: Engine, username: str) -> Account:
     return account
 
 
+def _reassign(api: TestClient, account_id: str, username: str) -> None:
+    """The manager gives the account to `username`."""
+    owner_id = _user_id(api.app.state.engine, username)  # type: ignore[attr-defined]
+    response = api.post(
+        f"/api/v1/accounts/{account_id}/reassign", json={"owner_id": owner_id}, headers=sign_in(api, "manon")
+    )
+    assert response.status_code == 200, response.text
+
+
 def _manager_scope(server: Engine) -> dict[str, set[tuple[str, int]]]:
     merged: dict[str, set[tuple[str, int]]] = {name: set() for name in ENTITIES}
     for rep in ("alice", "bruno", "chloe"):
@@ -268,13 +277,7 @@ def test_a_managers_device_keeps_an_account_moved_between_two_reps_of_the_team(a
     manager_device.sync()
     server = api.app.state.engine  # type: ignore[attr-defined]
     moved = _first_account_of(server, "alice")
-    manon = sign_in(api, "manon")
-    assert (
-        api.post(
-            f"/api/v1/accounts/{moved.id}/reassign", json={"owner_id": _user_id(server, "bruno")}, headers=manon
-        ).status_code
-        == 200
-    )
+    _reassign(api, moved.id, "bruno")
     manager_device.sync()
     assert _replica_rows(manager_device.replica) == _manager_scope(server)
     with manager_device.replica.connect() as conn:
@@ -293,24 +296,13 @@ def test_an_account_given_away_and_back_loses_on_the_device_what_was_deleted_mea
     device.sync()
     server = api.app.state.engine  # type: ignore[attr-defined]
     account = _first_account_of(server, "alice")
-    manon = sign_in(api, "manon")
-    assert (
-        api.post(
-            f"/api/v1/accounts/{account.id}/reassign", json={"owner_id": _user_id(server, "bruno")}, headers=manon
-        ).status_code
-        == 200
-    )
+    _reassign(api, account.id, "bruno")
     with ServerSession(server) as session:
         activity = session.exec(select(Activity).where(Activity.account_id == account.id)).first()
         assert activity is not None
         session.delete(activity)
         session.commit()
-    assert (
-        api.post(
-            f"/api/v1/accounts/{account.id}/reassign", json={"owner_id": _user_id(server, "alice")}, headers=manon
-        ).status_code
-        == 200
-    )
+    _reassign(api, account.id, "alice")
     device.sync()
     assert _replica_rows(device.replica) == _scope_rows(server, "alice")
     with device.replica.connect() as conn:
