@@ -27,6 +27,7 @@ from sync.state import OutboxEntry, SyncConflict, queue_mutation
 __all__ = [
     "InvalidEdit",
     "add_contact",
+    "delete_contact",
     "edit_account",
     "edit_contact",
     "log_activity",
@@ -97,6 +98,18 @@ def add_contact(*, session: Session, fields: dict[str, Any]) -> Contact:
     session.commit()
     session.refresh(contact)
     return contact
+
+
+def delete_contact(*, session: Session, contact_id: str) -> None:
+    """Remove a person; the server keeps the history that named them, without the name."""
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        raise InvalidEdit(f"no contact {contact_id} on this device")
+    queue_mutation(
+        session, entity="contact", record_id=contact_id, op="delete", base_version=contact.version, fields={}
+    )
+    session.delete(contact)
+    session.commit()
 
 
 def log_activity(*, session: Session, fields: dict[str, Any], author_id: str | None = None) -> Activity:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, select
 
 from app.models import (
+    ENTITIES,
     Account,
     AccountCreate,
     AccountUpdate,
@@ -30,10 +31,11 @@ from app.models import (
     LifecycleStageChange,
     Record,
     blank_required_field,
+    table_of,
 )
 from server.db import DEVICE, savepoint
-from server.models import FieldChange, ProcessedMutation, Role, User
-from server.scope import get_account_in_scope
+from server.models import ChangeLog, FieldChange, ProcessedMutation, Role, User
+from server.scope import get_account_in_scope, scope_owner_ids
 from sync.wire import FieldConflict, Mutation, MutationResult, PushRequest, PushResponse
 
 __all__ = ["apply_push"]
@@ -64,14 +66,59 @@ def _validated(model: type[BaseModel], data: dict[str, Any]) -> Any:
         raise Rejected(_validation_reason(exc)) from exc
 
 
+#: Entities a device may delete; a delete leaves a tombstone every other device applies.
+_DELETABLE: dict[str, type[Record]] = {"contact": Contact}
+
+
+class _Context:
+    """Who pushes, and how far their device had pulled when it made these changes."""
+
+    def __init__(self, session: Session, user: User, pulled_through: int | None) -> None:
+        self.session, self.user, self.pulled_through = session, user, pulled_through
+        self._owners: list[str] | None | bool = False
+
+    def owners(self) -> list[str] | None:
+        if self._owners is False:
+            self._owners = scope_owner_ids(self.session, self.user)
+        return self._owners  # type: ignore[return-value]
+
+    def reaches(self, account_id: str | None) -> bool:
+        """Whether the user may change records of this account.
+
+        An account is reachable while it is in the user's scope, and also when it left it after
+        the device's last pull: the device still showed it as the rep's when the edit was made,
+        so the edit stands (DESIGN: pending edits to a reassigned account are pushed, and the
+        server decides). Once the device has pulled the purge, it can no longer edit it.
+        """
+        if not account_id:
+            return False
+        if get_account_in_scope(self.session, self.user, account_id) is not None:
+            return True
+        owners = self.owners()
+        if self.pulled_through is None or owners is None:
+            return False
+        left_after_pull = self.session.exec(
+            select(ChangeLog.seq)
+            .where(
+                ChangeLog.op == "purge",
+                ChangeLog.account_id == account_id,
+                col(ChangeLog.owner_id).in_(owners),
+                col(ChangeLog.seq) > self.pulled_through,
+            )
+            .limit(1)
+        ).first()
+        return left_after_pull is not None
+
+
 def _jsonable(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date | datetime) else value
 
 
-def _create(session: Session, user: User, mutation: Mutation) -> MutationResult:
+def _create(ctx: _Context, mutation: Mutation) -> MutationResult:
+    session, user = ctx.session, ctx.user
     if mutation.entity == "activity":
         activity = _validated(ActivityCreate, mutation.fields)
-        if get_account_in_scope(session, user, activity.account_id) is None:
+        if not ctx.reaches(activity.account_id):
             raise Rejected("this customer is not (or no longer) yours")
         if session.get(Activity, mutation.id) is not None:
             raise Rejected("this activity was already recorded")
@@ -87,7 +134,7 @@ def _create(session: Session, user: User, mutation: Mutation) -> MutationResult:
     body = _validated(create_model, data)
     if session.get(table_model, mutation.id) is not None:
         raise Rejected(f"a {mutation.entity} with id {mutation.id} already exists")
-    if isinstance(body, ContactCreate) and get_account_in_scope(session, user, body.account_id) is None:
+    if isinstance(body, ContactCreate) and not ctx.reaches(body.account_id):
         raise Rejected("this customer is not (or no longer) yours")
     record = table_model.model_validate(body.model_dump(exclude_none=True))
     session.add(record)
@@ -96,16 +143,18 @@ def _create(session: Session, user: User, mutation: Mutation) -> MutationResult:
     return MutationResult(mid=mutation.mid, status="applied", version=1)
 
 
-def _update(session: Session, user: User, mutation: Mutation) -> MutationResult:
+def _update(ctx: _Context, mutation: Mutation) -> MutationResult:
+    session, user = ctx.session, ctx.user
     if mutation.entity not in _MERGED:
         raise Rejected(f"{mutation.entity} records cannot be changed from a device")
     if mutation.base_version is None:
         raise Rejected("an update needs the version it was made on (base_version)")
     table_model, _, update_model = _MERGED[mutation.entity]
     record = session.get(table_model, mutation.id)
-    account_id = getattr(record, "account_id", None) or getattr(record, "id", "")
-    if record is None or get_account_in_scope(session, user, str(account_id)) is None:
-        raise Rejected(f"this {mutation.entity} was deleted, or is no longer yours")
+    if record is None:
+        raise Rejected(f"this {mutation.entity} was deleted in the meantime")
+    if not ctx.reaches(getattr(record, "account_id", None) or record.id):
+        raise Rejected(f"this {mutation.entity} is no longer yours")
     changes = _validated(update_model, mutation.fields).model_dump(exclude_unset=True)
     if (blank := blank_required_field(table_model, changes)) is not None:
         raise Rejected(f"{blank} cannot be empty")
@@ -146,12 +195,38 @@ def _update(session: Session, user: User, mutation: Mutation) -> MutationResult:
     return MutationResult(mid=mutation.mid, status=status, version=record.version, conflicts=conflicts)
 
 
-def _apply(session: Session, user: User, mutation: Mutation) -> MutationResult:
+def _delete(ctx: _Context, mutation: Mutation) -> MutationResult:
+    if mutation.entity not in _DELETABLE:
+        raise Rejected(f"{mutation.entity} records cannot be deleted from a device")
+    record = ctx.session.get(_DELETABLE[mutation.entity], mutation.id)
+    if record is None:
+        return MutationResult(mid=mutation.mid, status="applied")  # gone already: the wish holds
+    if not ctx.reaches(getattr(record, "account_id", None)):
+        raise Rejected(f"this {mutation.entity} is no longer yours")
+    _detach(ctx.session, mutation.entity, record.id)
+    ctx.session.delete(record)
+    return MutationResult(mid=mutation.mid, status="applied")
+
+
+def _detach(session: Session, entity: str, record_id: str) -> None:
+    """Keep the history that names a deleted record (orders, visits, activities) without it."""
+    for model in ENTITIES.values():
+        table = table_of(model)
+        for column in table.columns:
+            if any(fk.column.table.name == entity for fk in column.foreign_keys) and column.nullable:
+                rows = session.exec(select(model).where(getattr(model, column.name) == record_id)).all()
+                for row in rows:
+                    setattr(row, column.name, None)
+
+
+def _apply(ctx: _Context, mutation: Mutation) -> MutationResult:
     if mutation.op == "create":
-        return _create(session, user, mutation)
+        return _create(ctx, mutation)
+    if mutation.op == "delete":
+        return _delete(ctx, mutation)
     if mutation.entity == "activity":
         raise Rejected("an activity cannot be changed once written: add a new one")
-    return _update(session, user, mutation)
+    return _update(ctx, mutation)
 
 
 def apply_push(*, session: Session, user: User, device_id: str, push: PushRequest) -> PushResponse:
@@ -164,6 +239,7 @@ def apply_push(*, session: Session, user: User, device_id: str, push: PushReques
             )
         )
     }
+    ctx = _Context(session, user, push.pulled_through)
     results: list[MutationResult] = []
     for mutation in sorted(push.mutations, key=lambda m: m.mid):
         previous = done.get(mutation.mid)
@@ -180,7 +256,7 @@ def apply_push(*, session: Session, user: User, device_id: str, push: PushReques
             continue
         try:
             with savepoint(session):
-                result = _apply(session, user, mutation)
+                result = _apply(ctx, mutation)
                 session.flush()
         except Rejected as exc:
             result = MutationResult(mid=mutation.mid, status="rejected", reason=str(exc))

@@ -122,12 +122,15 @@ def _reapply_pending(conn: Connection, touched: set[str]) -> None:
         return
     outbox = table_of(OutboxEntry)
     pending = conn.execute(
-        sa.select(outbox.c.entity, outbox.c.record_id, outbox.c.fields)
+        sa.select(outbox.c.entity, outbox.c.record_id, outbox.c.op, outbox.c.fields)
         .where(outbox.c.status == "pending", outbox.c.record_id.in_(touched))
         .order_by(outbox.c.mid)
     ).all()
-    for entity, record_id, fields in pending:
+    for entity, record_id, op, fields in pending:
         writer = _WRITERS.get(entity)
+        if writer and op == "delete":  # deleted here, not yet on the server: it stays deleted
+            conn.execute(sa.delete(writer.table).where(writer.table.c.id == record_id))
+            continue
         values = writer.values(fields) if writer else {}
         values.pop("id", None)
         if writer and values:
@@ -265,9 +268,12 @@ class SyncEngine:
                 .order_by(col(OutboxEntry.mid))
                 .limit(batch_size)
             ).all()
+        state = self.state()
+        cursor = state.get("cursor")
         return {
-            "client_id": self.state()["device_id"],
+            "client_id": state["device_id"],
             "schema_version": SCHEMA_VERSION,
+            "pulled_through": int(cursor) if cursor and cursor.isdigit() else None,
             "mutations": [
                 {
                     "mid": e.mid,

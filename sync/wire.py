@@ -70,14 +70,14 @@ class Mutation(BaseModel):
     """One change made on a device, numbered by `mid` in the order it was made there.
 
     `create` makes a record with the given id; `update` changes the given fields of a record
-    the device saw at `base_version`.
+    the device saw at `base_version`; `delete` removes it (a tombstone for every other device).
     """
 
     model_config = ConfigDict(extra="forbid")
     mid: int = Field(ge=1)
     entity: str = Field(max_length=40)
     id: str = Field(max_length=36)
-    op: Literal["create", "update"]
+    op: Literal["create", "update", "delete"]
     base_version: int | None = Field(default=None, ge=1)
     fields: dict[str, Any] = Field(default_factory=dict)
 
@@ -86,6 +86,10 @@ class PushRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     client_id: str = Field(max_length=36)
     schema_version: int
+    #: The change-log bound of the device's last complete pull: changes after it were not yet
+    #: seen there. Edits to an account reassigned after that point were made while it was the
+    #: rep's, and are accepted.
+    pulled_through: int | None = Field(default=None, ge=0)
     mutations: list[Mutation] = Field(max_length=PUSH_MAX_MUTATIONS)
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlmodel import Session, func, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, func, select
 
 from app.edits import add_contact, log_activity, pending_changes
 from app.models import Account, Activity, Contact
@@ -15,7 +16,8 @@ from app.replica import open_replica
 from server.models import User
 from sync.engine import SyncEngine
 from sync.errors import TransportError
-from tests.conftest import LiveServer
+from sync.state import read_state
+from tests.conftest import LiveServer, sign_in
 from tests.faults import Cut, FaultyProxy
 
 
@@ -166,3 +168,219 @@ def test_after_server_errors_and_timeouts_the_outbox_drains_by_itself(
     with Session(live_server.engine) as session:
         summaries = session.exec(select(Activity.summary).where(Activity.summary.like("patience %"))).all()  # type: ignore[union-attr]
     assert sorted(summaries) == ["patience 0", "patience 1", "patience 2"]
+
+
+def _sign_in_device(proxy: FaultyProxy, tmp_path: Path, username: str, name: str) -> SyncEngine:
+    http = httpx.Client(base_url=proxy.url, timeout=10, limits=httpx.Limits(max_keepalive_connections=0))
+    device = SyncEngine(replica=open_replica(tmp_path / name), http=http)
+    device.sign_in(username=username, password="demo")
+    device.sync()
+    return device
+
+
+def _contact_on(device: SyncEngine, contact_id: str) -> Contact | None:
+    with Session(device.replica) as session:
+        return session.get(Contact, contact_id)
+
+
+def test_a_record_deleted_on_one_device_never_comes_back(
+    live_server: LiveServer, proxy: FaultyProxy, tmp_path: Path
+) -> None:
+    from app.edits import delete_contact, edit_contact
+
+    phone = _sign_in_device(proxy, tmp_path, "alice", "phone")
+    laptop = _sign_in_device(proxy, tmp_path, "alice", "laptop")
+    manager = _sign_in_device(proxy, tmp_path, "manon", "manager")
+    with Session(live_server.engine) as session:
+        alice_id = session.exec(select(User.id).where(User.username == "alice")).one()
+        # A person the history names: their activities must stay, without them.
+        contact = session.exec(
+            select(Contact)
+            .join(Activity, Activity.contact_id == Contact.id)  # type: ignore[arg-type]
+            .join(Account, Account.id == Contact.account_id)  # type: ignore[arg-type]
+            .where(Account.owner_id == alice_id)
+        ).first()
+        assert contact is not None
+        named = session.exec(select(Activity.id).where(Activity.contact_id == contact.id)).all()
+    # Offline, the phone deletes the person while the laptop edits them.
+    with Session(phone.replica) as session:
+        delete_contact(session=session, contact_id=contact.id)
+    with Session(laptop.replica) as session:
+        edit_contact(session=session, contact_id=contact.id, changes={"role": "Gérante"})
+    # The phone's delete reaches the server, but its answer is lost twice on the way back.
+    proxy.cut_next(Cut(response_bytes=0), Cut(response_bytes=30))
+    for _ in range(2):
+        with pytest.raises(TransportError):
+            phone.sync()
+        assert _contact_on(phone, contact.id) is None  # still deleted here while unacknowledged
+    phone.sync()
+    laptop.sync()
+    manager.sync()
+    phone.sync()
+    with Session(live_server.engine) as session:
+        assert session.get(Contact, contact.id) is None
+    for device in (phone, laptop, manager):
+        assert _contact_on(device, contact.id) is None
+    with Session(laptop.replica) as session:
+        changes = pending_changes(session=session)
+    # The laptop's edit was not silently dropped: the rep sees why it did not apply.
+    assert changes["pending"] == 0
+    assert [(r["id"], r["reason"]) for r in changes["rejected"]] == [
+        (contact.id, "this contact was deleted in the meantime")
+    ]
+    # History that named the person is kept, without the name, everywhere.
+    for engine in (live_server.engine, phone.replica, laptop.replica, manager.replica):
+        with Session(engine) as session:
+            kept = session.exec(select(Activity).where(col(Activity.id).in_(named))).all()
+        assert len(kept) == len(named) and all(a.contact_id is None for a in kept)
+
+
+def test_edits_to_an_account_reassigned_while_offline_reach_the_server_then_it_moves(
+    live_server: LiveServer, proxy: FaultyProxy, tmp_path: Path
+) -> None:
+    from app.edits import edit_account
+    from tests.integration.test_sync_pull import _replica_rows, _scope_rows
+
+    alice = _sign_in_device(proxy, tmp_path, "alice", "alice")
+    bruno = _sign_in_device(proxy, tmp_path, "bruno", "bruno")
+    account = _alice_account(live_server)
+    # Offline, alice writes down what she learnt at her visit...
+    with Session(alice.replica) as session:
+        edit_account(session=session, account_id=account.id, changes={"notes": "Contrat concurrent fini en mars"})
+        contact_id = add_contact(session=session, fields={"account_id": account.id, "last_name": "Nouveau-Venu"}).id
+        log_activity(
+            session=session,
+            fields={"account_id": account.id, "occurred_at": "2026-11-20T10:00:00Z", "summary": "Visite faite"},
+        )
+    # ...while her manager gives the account to bruno.
+    with httpx.Client(base_url=live_server.url) as client:
+        with Session(live_server.engine) as session:
+            bruno_id = session.exec(select(User.id).where(User.username == "bruno")).one()
+        response = client.post(
+            f"/api/v1/accounts/{account.id}/reassign",
+            json={"owner_id": bruno_id},
+            headers=sign_in(client, "manon"),
+        )
+        assert response.status_code == 200, response.text
+    proxy.cut_next(Cut(response_bytes=100))  # and her first push's answer is lost
+    with pytest.raises(TransportError):
+        alice.sync()
+    alice.sync()
+    with Session(alice.replica) as session:
+        assert pending_changes(session=session) == {"pending": 0, "rejected": [], "conflicts": []}
+    with Session(live_server.engine) as session:
+        moved = session.get(Account, account.id)
+        assert moved is not None and moved.notes == "Contrat concurrent fini en mars" and moved.owner_id == bruno_id
+        assert session.get(Contact, contact_id) is not None
+        assert (
+            session.exec(select(func.count()).select_from(Activity).where(Activity.summary == "Visite faite")).one()
+            == 1
+        )
+    # The account and everything under it left alice's device, and arrived whole on bruno's.
+    with Session(alice.replica) as session:
+        assert session.get(Account, account.id) is None
+        assert (
+            session.exec(select(func.count()).select_from(Contact).where(Contact.account_id == account.id)).one() == 0
+        )
+    bruno.sync()
+    assert _replica_rows(alice.replica) == _scope_rows(live_server.engine, "alice")
+    assert _replica_rows(bruno.replica) == _scope_rows(live_server.engine, "bruno")
+    with Session(bruno.replica) as session:
+        assert session.get(Contact, contact_id) is not None
+        assert session.exec(select(Activity).where(Activity.summary == "Visite faite")).first() is not None
+    # Once alice has pulled the move, a new edit of hers to that account is refused.
+    with httpx.Client(base_url=live_server.url) as client:
+        state = alice.state()
+        late = client.post(
+            "/api/v1/sync/push",
+            json={
+                "client_id": state["device_id"],
+                "schema_version": 1,
+                "pulled_through": int(state["cursor"] or 0),
+                "mutations": [
+                    {
+                        "mid": 10_000,
+                        "entity": "account",
+                        "id": account.id,
+                        "op": "update",
+                        "base_version": 1,
+                        "fields": {"notes": "trop tard"},
+                    }
+                ],
+            },
+            headers=sign_in(client, "alice", device_id=state["device_id"]),
+        )
+    assert late.json()["results"][0] == {
+        "mid": 10_000,
+        "status": "rejected",
+        "reason": "this account is no longer yours",
+        "version": None,
+        "conflicts": [],
+    }
+
+
+def _run_killed_device(data_dir: Path, url: str, username: str, pattern: str, count: int) -> None:
+    """Sync in another process, killed (SIGKILL) right after the `count`-th statement matching `pattern`."""
+    import signal
+    import subprocess
+    import sys
+
+    child = subprocess.run(
+        [sys.executable, "-m", "tests.sync_child", str(data_dir), url, username, pattern, str(count)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+
+
+def _integrity(replica: Engine) -> str:
+    with replica.connect() as conn:
+        return str(conn.exec_driver_sql("PRAGMA integrity_check").scalar_one())
+
+
+def test_an_app_killed_mid_pull_page_and_mid_push_loses_nothing_and_half_applies_nothing(
+    live_server: LiveServer, proxy: FaultyProxy, tmp_path: Path
+) -> None:
+    from tests.integration.test_sync_pull import _replica_rows, _scope_rows
+
+    data_dir = tmp_path / "alice"
+    # Killed inside the transaction of the third page of its first pull (pages of 100), after
+    # 50 of that page's rows were written.
+    _run_killed_device(data_dir, proxy.url, "alice", "ON CONFLICT", 250)
+    replica = open_replica(data_dir)
+    assert _integrity(replica) == "ok"
+    rows = _replica_rows(replica)
+    assert sum(len(ids) for ids in rows.values()) == 200  # pages 1 and 2, nothing of page 3
+    with Session(replica) as session:
+        assert read_state(session).get("cursor") is None  # the pull is not done: it starts again
+    device = SyncEngine(
+        replica=replica,
+        http=httpx.Client(base_url=proxy.url, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)),
+    )
+    device.sign_in(username="alice", password="demo")
+    device.sync()
+    assert _replica_rows(replica) == _scope_rows(live_server.engine, "alice")
+
+    # Five changes made offline; the app dies while recording the server's answers to them.
+    account = _alice_account(live_server)
+    with Session(replica) as session:
+        for number in range(5):
+            log_activity(
+                session=session,
+                fields={"account_id": account.id, "occurred_at": "2026-11-21T09:00:00Z", "summary": f"tué {number}"},
+            )
+    replica.dispose()
+    _run_killed_device(data_dir, proxy.url, "alice", "DELETE FROM outbox", 2)
+    assert _integrity(replica) == "ok"
+    with Session(replica) as session:
+        assert pending_changes(session=session)["pending"] == 5  # no answer was recorded: all still queued
+        assert session.exec(select(func.count()).select_from(Activity).where(Activity.summary.like("tué %"))).one() == 5  # type: ignore[union-attr]
+    device.sync()
+    with Session(replica) as session:
+        assert pending_changes(session=session) == {"pending": 0, "rejected": [], "conflicts": []}
+    with Session(live_server.engine) as session:
+        summaries = session.exec(select(Activity.summary).where(Activity.summary.like("tué %"))).all()  # type: ignore[union-attr]
+    assert sorted(summaries) == [f"tué {n}" for n in range(5)]  # each once
+    assert _replica_rows(replica) == _scope_rows(live_server.engine, "alice")
