@@ -114,7 +114,8 @@ def _enum(default: str, length: int = 20) -> Any:
 
 
 def _account_fk() -> Any:
-    return Field(foreign_key="account.id", index=True, max_length=36, ondelete="CASCADE")
+    # Indexed with the id, below: (account_id, id) serves lookups by account and a pull's paging.
+    return Field(foreign_key="account.id", max_length=36, ondelete="CASCADE")
 
 
 class LifecycleStage(StrEnum):
@@ -350,7 +351,7 @@ class PriceList(Record, table=True):
     name: str = Field(max_length=120)
     segment: str | None = Field(default=None, max_length=40)
     account_id: str | None = Field(
-        default=None, foreign_key="account.id", index=True, max_length=36, ondelete="CASCADE"
+        default=None, foreign_key="account.id", max_length=36, ondelete="CASCADE"
     )
     currency: str = Field(default="EUR", max_length=3)
     valid_from: date | None = None
@@ -361,7 +362,7 @@ class PriceListItem(Record, table=True):
     __tablename__ = "price_list_item"
     price_list_id: str = Field(foreign_key="price_list.id", index=True, max_length=36, ondelete="CASCADE")
     account_id: str | None = Field(
-        default=None, foreign_key="account.id", index=True, max_length=36, ondelete="CASCADE"
+        default=None, foreign_key="account.id", max_length=36, ondelete="CASCADE"
     )
     product_id: str = Field(foreign_key="product.id", index=True, max_length=36)
     min_quantity: int = 1
@@ -642,6 +643,14 @@ ENTITIES: dict[str, type[Record]] = {
         Reminder,
     )
 }
+
+
+for _model in ENTITIES.values():
+    _table: sa.Table = _model.__table__  # type: ignore[attr-defined]
+    if "account_id" in _table.c:
+        # Everything under an account is read account by account, in id order (a first pull's
+        # pages): one index on both keeps those reads a range scan however large the table.
+        sa.Index(f"ix_{_table.name}_account_id_id", _table.c.account_id, _table.c.id)
 
 
 def table_of(model: type[SQLModel]) -> sa.Table:

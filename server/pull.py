@@ -10,18 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from app.models import ENTITIES, Account, entity_table, table_of
+from app.models import ENTITIES, Account, UTCDateTime, entity_table, table_of
 from server.compact import compacted_through
 from server.models import ChangeLog, User
 from server.scope import scope_owner_ids
-from sync.wire import Change, PullPage
 
-__all__ = ["BadCursor", "CursorTooOld", "pull_page"]
+__all__ = ["BadCursor", "CursorTooOld", "Page", "pull_page"]
 
 _ENTITY_NAMES = list(ENTITIES)
 
@@ -34,19 +35,30 @@ class CursorTooOld(ValueError):
     """The change log no longer reaches back to this cursor: the device must pull afresh."""
 
 
+#: A first pull reads records under accounts this many accounts at a time.
+ACCOUNT_BATCH = 500
+#: After every id: the last account of a batch is done.
+_PAST_ALL = "~"
+#: The position of the phase, after the accounts, of rows that belong to no account.
+_UNOWNED = "*"
+
+
 @dataclass(frozen=True, slots=True)
 class _Position:
-    """Where a pull is: in the snapshot (entity index and last id) or in the log (last seq)."""
+    """Where a pull is: in the snapshot (entity index, last account and last id) or in the log
+    (last seq). In the snapshot, records under accounts go account by account, in (account_id,
+    id) order: an index range scan per page, however large the table."""
 
     bound: int
     snapshot: bool
     entity_index: int = 0
+    last_account: str = ""
     last_id: str = ""
     last_seq: int = 0
 
     def token(self) -> str:
         if self.snapshot:
-            return f"s.{self.bound}.{self.entity_index}.{self.last_id}"
+            return f"s.{self.bound}.{self.entity_index}.{self.last_account}.{self.last_id}"
         return f"d.{self.bound}.{self.last_seq}"
 
 
@@ -55,8 +67,8 @@ def _parse(cursor: str | None, current_seq: int) -> _Position:
         return _Position(bound=current_seq, snapshot=True)
     try:
         if cursor.startswith("s."):
-            bound, index, last_id = cursor[2:].split(".", 2)
-            pos = _Position(int(bound), True, int(index), last_id)
+            bound, index, last_account, last_id = cursor[2:].split(".", 3)
+            pos = _Position(int(bound), True, int(index), last_account, last_id)
         elif cursor.startswith("d."):
             bound, last_seq = cursor[2:].split(".")
             pos = _Position(int(bound), False, last_seq=int(last_seq))
@@ -93,39 +105,149 @@ def _scope_clause(table: sa.Table, owner_ids: list[str] | None) -> Any:
     return sa.or_(table.c.account_id.is_(None), in_scope) if table.c.account_id.nullable else in_scope
 
 
-def _row_out(row: sa.Row[Any]) -> dict[str, Any]:
-    return dict(row._mapping)
+# Pages are built as plain dicts in the shape of `sync.wire.PullPage` and go out through orjson:
+# a pydantic object per row would cost more than reading the row. `PullPage` documents them.
+Page = dict[str, Any]
 
 
-def _snapshot_page(session: Session, user_scope: list[str] | None, pos: _Position, limit: int) -> PullPage:
+def _change(seq: int, entity: str, op: str, row_id: str, row: dict[str, Any] | None = None) -> dict[str, Any]:
+    version = row["version"] if row is not None else None
+    return {"seq": seq, "entity": entity, "op": op, "id": row_id, "version": version, "row": row}
+
+
+def _page(changes: list[dict[str, Any]], cursor: str, has_more: bool) -> Page:
+    return {"changes": changes, "cursor": cursor, "has_more": has_more}
+
+
+@lru_cache
+def _wire_columns(name: str, dialect: str) -> tuple[list[Any], list[int]]:
+    """The columns of a table as the wire carries them, converted by the database itself.
+
+    Times go out as ISO 8601 in UTC with microseconds (`2026-11-22T10:00:00.000000Z`), one
+    fixed form a device stores without parsing; JSON columns go out as the text stored, embedded
+    as it is. No per-value conversion in Python: this is the hot path of a first sync.
+    """
+    columns: list[Any] = []
+    json_indexes: list[int] = []
+    for index, column in enumerate(entity_table(name).columns):
+        expression: Any = column
+        if isinstance(column.type, UTCDateTime):
+            if dialect == "sqlite":  # stored as "2026-11-22 10:00:00.000000", in UTC
+                expression = sa.func.replace(column, " ", "T").op("||")("Z")
+            else:
+                expression = sa.func.to_char(
+                    sa.func.timezone("UTC", column), sa.literal_column('\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\'')
+                )
+            expression = sa.type_coerce(expression, sa.String)
+        elif isinstance(column.type, sa.Date):
+            expression = sa.type_coerce(column, sa.String) if dialect == "sqlite" else column
+        elif isinstance(column.type, sa.JSON):
+            expression = sa.type_coerce(column, sa.String) if dialect == "sqlite" else sa.cast(column, sa.Text)
+            json_indexes.append(index)
+        columns.append(expression.label(column.name))
+    return columns, json_indexes
+
+
+def _wire_select(conn: sa.Connection, name: str) -> tuple[Any, list[int]]:
+    columns, json_indexes = _wire_columns(name, conn.dialect.name)
+    return sa.select(*columns).select_from(entity_table(name)), json_indexes
+
+
+def _raw_rows(conn: sa.Connection, query: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run a select through the DB-API cursor: plain tuples, no result object per row."""
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.params
+    args = tuple(params[name] for name in compiled.positiontup) if compiled.positiontup is not None else params
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(str(compiled), args)
+        return [c.name for c in query.selected_columns], list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _wire_values(rows: Sequence[Any], json_indexes: list[int]) -> list[Any]:
+    """Rows as JSON arrays, JSON columns embedded as they are stored."""
+    if not json_indexes:
+        return list(rows)
+    out = []
+    for row in rows:
+        values = list(row)
+        for index in json_indexes:
+            if values[index] is not None:
+                values[index] = orjson.Fragment(values[index])
+        out.append(values)
+    return out
+
+
+def _wire_rows(columns: list[str], rows: Sequence[Any], json_indexes: list[int]) -> list[dict[str, Any]]:
+    return [dict(zip(columns, values, strict=True)) for values in _wire_values(rows, json_indexes)]
+
+
+def _snapshot_page(session: Session, owner_ids: list[str] | None, pos: _Position, limit: int) -> Page:
+    """Records as they are now, entity by entity, as `UpsertBatch`es of at most `limit` records."""
     conn = session.connection()
-    changes: list[Change] = []
-    index, last_id = pos.entity_index, pos.last_id
-    while index < len(_ENTITY_NAMES) and len(changes) < limit:
+    changes: list[dict[str, Any]] = []
+    count = 0  # records in the page
+    index, last_account, last_id = pos.entity_index, pos.last_account, pos.last_id
+    while index < len(_ENTITY_NAMES) and count < limit:
         name = _ENTITY_NAMES[index]
         table = entity_table(name)
-        query = (
-            sa.select(table)
-            .where(_scope_clause(table, user_scope), table.c.id > last_id)
-            .order_by(table.c.id)
-            .limit(limit - len(changes))
-        )
-        rows = conn.execute(query).all()
-        for row in rows:
-            changes.append(
-                Change(seq=pos.bound, entity=name, op="upsert", id=row.id, version=row.version, row=_row_out(row))
+        room = limit - count
+        query, json_indexes = _wire_select(conn, name)
+        by_account = "account_id" in table.c and last_account != _UNOWNED
+        if by_account:
+            accounts = (
+                conn.execute(
+                    sa.select(Account.id)  # type: ignore[call-overload]
+                    .where(
+                        _scope_clause(table_of(Account), owner_ids),
+                        # Past the last batch's last account, or from the account a page stopped in.
+                        Account.id > last_account if last_id == _PAST_ALL else Account.id >= last_account,
+                    )
+                    .order_by(Account.id)
+                    .limit(ACCOUNT_BATCH)
+                )
+                .scalars()
+                .all()
             )
-        if len(changes) < limit:
-            index, last_id = index + 1, ""
+            if not accounts:  # every account done; then rows that belong to none, if the table has any
+                if table.c.account_id.nullable:
+                    last_account, last_id = _UNOWNED, ""
+                else:
+                    index, last_account, last_id = index + 1, "", ""
+                continue
+            query = query.where(
+                table.c.account_id.in_(accounts),
+                sa.tuple_(table.c.account_id, table.c.id) > sa.tuple_(sa.literal(last_account), sa.literal(last_id)),
+            ).order_by(table.c.account_id, table.c.id)
         else:
-            last_id = rows[-1].id
-    done = index >= len(_ENTITY_NAMES)
-    if done:
-        return PullPage(changes=changes, cursor=str(pos.bound), has_more=False)
-    return PullPage(changes=changes, cursor=_Position(pos.bound, True, index, last_id).token(), has_more=True)
+            # The catalogue, the accounts themselves, and rows under no account: in id order.
+            where = _scope_clause(table, owner_ids) if "account_id" not in table.c else table.c.account_id.is_(None)
+            query = query.where(where, table.c.id > last_id).order_by(table.c.id)
+        columns, rows = _raw_rows(conn, query.limit(room))
+        if rows:
+            count += len(rows)
+            values = _wire_values(rows, json_indexes)
+            if changes and changes[-1]["entity"] == name:
+                changes[-1]["rows"].extend(values)
+            else:
+                changes.append({"seq": pos.bound, "entity": name, "op": "upsert", "columns": columns, "rows": values})
+        if len(rows) == room:  # the page is full: it stops at this row
+            last = dict(zip(columns, rows[-1], strict=True))
+            last_id = last["id"]
+            if by_account:
+                last_account = last["account_id"]
+        elif by_account:  # this batch of accounts is done
+            last_account, last_id = accounts[-1], _PAST_ALL
+        else:
+            index, last_account, last_id = index + 1, "", ""
+    if index >= len(_ENTITY_NAMES):
+        return _page(changes, str(pos.bound), has_more=False)
+    return _page(changes, _Position(pos.bound, True, index, last_account, last_id).token(), has_more=True)
 
 
-def _log_page(session: Session, owner_ids: list[str] | None, pos: _Position, limit: int) -> PullPage:
+def _log_page(session: Session, owner_ids: list[str] | None, pos: _Position, limit: int) -> Page:
     conn = session.connection()
     log = table_of(ChangeLog)
     query = sa.select(log.c.seq, log.c.entity, log.c.row_id, log.c.op, log.c.account_id).where(
@@ -143,34 +265,24 @@ def _log_page(session: Session, owner_ids: list[str] | None, pos: _Position, lim
     rows: dict[tuple[str, str], Any] = {}
     for entity, ids in wanted.items():
         table = entity_table(entity)
-        query_rows = sa.select(table).where(table.c.id.in_(ids))
-        for record in conn.execute(query_rows):
-            rows[(entity, record.id)] = record
+        query_rows, json_indexes = _wire_select(conn, entity)
+        columns, found = _raw_rows(conn, query_rows.where(table.c.id.in_(ids)))
+        for record in _wire_rows(columns, found, json_indexes):
+            rows[(entity, record["id"])] = record
     in_scope = _accounts_in_scope(session, owner_ids, {_row_account(e, r) for (e, _), r in rows.items()})
-    changes: list[Change] = []
+    changes: list[dict[str, Any]] = []
     for (entity, row_id, _op), entry in latest.items():
         if entry.op == "purge":
-            changes.append(Change(seq=entry.seq, entity=entry.entity, op="purge", id=entry.row_id))
+            changes.append(_change(entry.seq, entry.entity, "purge", entry.row_id))
             continue
         current = rows.get((entity, row_id))
         if current is None:
-            changes.append(Change(seq=entry.seq, entity=entry.entity, op="delete", id=entry.row_id))
+            changes.append(_change(entry.seq, entry.entity, "delete", entry.row_id))
         elif (account_id := _row_account(entry.entity, current)) is None or in_scope is None or account_id in in_scope:
-            changes.append(
-                Change(
-                    seq=entry.seq,
-                    entity=entry.entity,
-                    op="upsert",
-                    id=current.id,
-                    version=current.version,
-                    row=_row_out(current),
-                )
-            )
+            changes.append(_change(entry.seq, entry.entity, "upsert", current["id"], current))
     if len(entries) == limit:
-        return PullPage(
-            changes=changes, cursor=_Position(pos.bound, False, last_seq=entries[-1].seq).token(), has_more=True
-        )
-    return PullPage(changes=changes, cursor=str(pos.bound), has_more=False)
+        return _page(changes, _Position(pos.bound, False, last_seq=entries[-1].seq).token(), has_more=True)
+    return _page(changes, str(pos.bound), has_more=False)
 
 
 def _latest_changes(entries: Sequence[Any]) -> dict[tuple[str, str, str], Any]:
@@ -193,10 +305,10 @@ def _latest_changes(entries: Sequence[Any]) -> dict[tuple[str, str, str], Any]:
     return latest
 
 
-def _row_account(entity: str, row: sa.Row[Any]) -> str | None:
+def _row_account(entity: str, row: dict[str, Any]) -> str | None:
     if entity == "account":
-        return str(row.id)
-    return getattr(row, "account_id", None)
+        return str(row["id"])
+    return row.get("account_id")
 
 
 def _accounts_in_scope(session: Session, owner_ids: list[str] | None, account_ids: set[str | None]) -> set[str] | None:
@@ -210,8 +322,8 @@ def _accounts_in_scope(session: Session, owner_ids: list[str] | None, account_id
     return set(session.connection().execute(query).scalars())
 
 
-def pull_page(*, session: Session, user: User, cursor: str | None, limit: int) -> PullPage:
-    """One page of the user's changes after `cursor`."""
+def pull_page(*, session: Session, user: User, cursor: str | None, limit: int) -> Page:
+    """One page of the user's changes after `cursor`, shaped as `sync.wire.PullPage`."""
     pos = _parse(cursor, _current_seq(session))
     if not pos.snapshot and pos.last_seq < compacted_through(session):
         raise CursorTooOld(f"changes before {compacted_through(session)} are no longer kept")

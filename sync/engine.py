@@ -7,16 +7,18 @@ re-applies nothing wrongly (an upsert never replaces a newer version).
 
 from __future__ import annotations
 
+import operator
 import platform
+import sqlite3
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
@@ -28,7 +30,8 @@ from sync.wire import SCHEMA_VERSION, PushResponse, TokenResponse, UserInfo
 
 __all__ = ["PullReport", "PushReport", "SyncEngine", "TokenStore"]
 
-PAGE_SIZE = 1000
+#: Records per pulled page: the server's largest (it caps what is asked).
+PAGE_SIZE = 5000
 PUSH_BATCH = 200
 
 
@@ -64,7 +67,31 @@ class PullReport:
     cursor: str
 
 
-def _converter(column: sa.Column[Any]) -> Callable[[Any], Any] | None:
+def _stored_time(value: str | None) -> str | None:
+    """A wire time (ISO 8601 with its zone) in the text form the replica stores: SQLAlchemy's on
+    SQLite, in UTC. Servers send `2026-11-22T10:00:00.000000Z`, which SQL converts by itself
+    (see `_TIME_SQL`); this handles any other form."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"the server sent a time without its zone: {value!r}")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+#: SQL for parameter N holding a wire time: the server's fixed form is cut into the stored one
+#: by SQLite itself; anything else goes through `_stored_time`.
+_TIME_SQL = (
+    "CASE WHEN length(?{n}) = 27 AND substr(?{n}, 27) = 'Z' AND substr(?{n}, 11, 1) = 'T'"
+    " THEN substr(?{n}, 1, 10) || ' ' || substr(?{n}, 12, 15) ELSE terrain_stored_time(?{n}) END"
+)
+
+
+def _stored_json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _orm_converter(column: sa.Column[Any]) -> Callable[[Any], Any] | None:
     if isinstance(column.type, UTCDateTime):
         return lambda v: None if v is None else datetime.fromisoformat(v)
     if isinstance(column.type, sa.Date):
@@ -73,35 +100,83 @@ def _converter(column: sa.Column[Any]) -> Callable[[Any], Any] | None:
 
 
 class _TableWriter:
-    """Upserts wire rows into one replica table; an older version never replaces a newer one."""
+    """Writes wire rows into one replica table; an older version never replaces a newer one.
+
+    Pulled pages take the hot path (DESIGN.md, performance notes): rows become tuples with one
+    C-level itemgetter, times are converted by SQLite, and the DB-API's executemany writes them,
+    without a per-value trip through SQLAlchemy's types. Text, numbers, booleans and dates are
+    stored as the wire carries them; JSON columns (a few on accounts and contacts) are dumped.
+    """
 
     def __init__(self, table: sa.Table) -> None:
         self.table = table
         self.columns = [c.name for c in table.columns]
-        self.converters = [(c.name, conv) for c in table.columns if (conv := _converter(c)) is not None]
-        stmt = sqlite_insert(table)
-        self.upsert = stmt.on_conflict_do_update(
-            index_elements=[table.c.id],
-            set_={name: stmt.excluded[name] for name in self.columns if name != "id"},
-            where=stmt.excluded.version >= table.c.version,
+        self._getter = operator.itemgetter(*self.columns)
+        self._json = [i for i, c in enumerate(table.columns) if isinstance(c.type, sa.JSON)]
+        self._orm = [(c.name, conv) for c in table.columns if (conv := _orm_converter(c)) is not None]
+        names = ", ".join(f'"{c}"' for c in self.columns)
+        values = ", ".join(
+            _TIME_SQL.format(n=n) if isinstance(c.type, UTCDateTime) else f"?{n}"
+            for n, c in enumerate(table.columns, start=1)
+        )
+        updates = ", ".join(f'"{c}" = excluded."{c}"' for c in self.columns if c != "id")
+        self.upsert_sql = (
+            f'INSERT INTO "{table.name}" ({names}) VALUES ({values}) '
+            f'ON CONFLICT ("id") DO UPDATE SET {updates} WHERE excluded."version" >= "{table.name}"."version"'
         )
 
     def values(self, fields: dict[str, Any]) -> dict[str, Any]:
-        """Wire (JSON) values of some columns as the table takes them."""
+        """Wire (JSON) values of some columns as the ORM takes them."""
         out = {name: value for name, value in fields.items() if name in self.columns}
-        for name, convert in self.converters:
+        for name, convert in self._orm:
             if name in out:
                 out[name] = convert(out[name])
         return out
 
-    def rows(self, wire_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _rows_from_dicts(self, wire_rows: list[dict[str, Any]]) -> list[Any]:
+        try:
+            return list(map(self._getter, wire_rows))
+        except KeyError:  # an older server that does not send some column: it stays empty
+            return [tuple(wire.get(name) for name in self.columns) for wire in wire_rows]
+
+    def _rows_from_arrays(self, columns: list[str], rows: list[list[Any]]) -> list[Any]:
+        if columns == self.columns:
+            return rows  # the server's columns are the replica's: the decoded arrays go as they are
+        where = {name: index for index, name in enumerate(columns)}
+        picks = [where.get(name) for name in self.columns]  # a column the server lacks stays empty
+        return [[row[i] if i is not None else None for i in picks] for row in rows]
+
+    def _dump_json(self, rows: list[Any]) -> list[Any]:
+        if not self._json:
+            return rows
         out = []
-        for wire in wire_rows:
-            row = {name: wire.get(name) for name in self.columns}
-            for name, convert in self.converters:
-                row[name] = convert(row[name])
-            out.append(row)
+        for row in rows:
+            values = list(row)
+            for index in self._json:
+                values[index] = _stored_json(values[index])
+            out.append(values)
         return out
+
+    def write(self, conn: Connection, wire_rows: list[dict[str, Any]]) -> None:
+        """Upsert rows given as dicts (one `Change` each)."""
+        self._execute(conn, self._rows_from_dicts(wire_rows))
+
+    def write_batch(self, conn: Connection, columns: list[str], rows: list[list[Any]]) -> None:
+        """Upsert rows given as arrays of `columns` (an `UpsertBatch`)."""
+        self._execute(conn, self._rows_from_arrays(columns, rows))
+
+    def _execute(self, conn: Connection, rows: list[Any]) -> None:
+        dbapi = conn.connection.driver_connection
+        dbapi.create_function("terrain_stored_time", 1, _stored_time, deterministic=True)  # type: ignore[union-attr]
+        cursor = conn.connection.cursor()  # the DB-API's, inside this connection's transaction
+        try:
+            cursor.executemany(self.upsert_sql, self._dump_json(rows))
+        except sqlite3.Error as exc:  # a value in a form this app cannot store (a time without zone)
+            raise SyncError(
+                f"the server sent a {self.table.name} this app cannot store ({exc}): update the app"
+            ) from exc
+        finally:
+            cursor.close()
 
 
 _WRITERS = {name: _TableWriter(entity_table(name)) for name in ENTITIES}
@@ -114,6 +189,12 @@ def _purge_account(conn: Connection, account_id: str) -> None:
             conn.execute(sa.delete(table).where(table.c.id == account_id))
         elif "account_id" in table.c:
             conn.execute(sa.delete(table).where(table.c.account_id == account_id))
+
+
+def _waiting_ids(conn: Connection) -> set[str]:
+    """Records with edits in the outbox not yet sent (usually none, or a few)."""
+    outbox = table_of(OutboxEntry)
+    return set(conn.execute(sa.select(outbox.c.record_id).where(outbox.c.status == "pending")).scalars())
 
 
 def _reapply_pending(conn: Connection, touched: set[str]) -> None:
@@ -331,60 +412,85 @@ class SyncEngine:
         return PushReport(applied, rejected, conflicts)
 
     # -- pull ----------------------------------------------------------------------------
+    def _fetch_page(self, cursor: str | None, page_size: int) -> httpx.Response:
+        params: dict[str, Any] = {"limit": page_size}
+        if cursor:
+            params["cursor"] = cursor
+        return self._authorized("GET", "/api/v1/sync/pull", params=params)
+
     def pull(self, *, on_page: Callable[[int, int], None] | None = None, page_size: int = PAGE_SIZE) -> PullReport:
-        """Pull until the server has nothing more; `on_page(pages, records)` reports progress."""
+        """Pull until the server has nothing more; `on_page(pages, records)` reports progress.
+
+        The next page is fetched while this one is applied: the server and the network work
+        while the replica writes. Pages are still applied one by one, in order.
+        """
         cursor = self.state().get("cursor")
         pages = upserts = deletes = purges = 0
-        while True:
-            params: dict[str, Any] = {"limit": page_size}
-            if cursor:
-                params["cursor"] = cursor
-            response = self._authorized("GET", "/api/v1/sync/pull", params=params)
-            if response.status_code == 410:
-                if cursor is None:
-                    raise CursorExpired("the server refused a fresh pull: contact your administrator")
-                # Offline for longer than the server keeps changes: start afresh, keeping the outbox.
-                self.reset_replica(keep_identity=True)
-                cursor = None
-                continue
-            if response.status_code != 200:
-                raise RequestRejected(self._detail(response))
-            try:
-                page = orjson.loads(response.content)
-                changes, cursor, has_more = page["changes"], page["cursor"], page["has_more"]
-            except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-                raise SyncError("the server sent a page this app cannot read: update the app") from exc
-            counts = self._apply_page(changes, cursor if not has_more else None)
-            pages += 1
-            upserts, deletes, purges = upserts + counts[0], deletes + counts[1], purges + counts[2]
-            if on_page:
-                on_page(pages, upserts + deletes + purges)
-            if not has_more:
-                return PullReport(pages, upserts, deletes, purges, cursor)
+        fetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="terrain-pull")
+        try:
+            upcoming = fetcher.submit(self._fetch_page, cursor, page_size)
+            while True:
+                response = upcoming.result()
+                if response.status_code == 410:
+                    if cursor is None:
+                        raise CursorExpired("the server refused a fresh pull: contact your administrator")
+                    # Offline for longer than the server keeps changes: start afresh, keeping the outbox.
+                    self.reset_replica(keep_identity=True)
+                    cursor = None
+                    upcoming = fetcher.submit(self._fetch_page, cursor, page_size)
+                    continue
+                if response.status_code != 200:
+                    raise RequestRejected(self._detail(response))
+                try:
+                    page = orjson.loads(response.content)
+                    changes, cursor, has_more = page["changes"], page["cursor"], page["has_more"]
+                except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+                    raise SyncError("the server sent a page this app cannot read: update the app") from exc
+                if has_more:
+                    upcoming = fetcher.submit(self._fetch_page, cursor, page_size)
+                counts = self._apply_page(changes, cursor if not has_more else None)
+                pages += 1
+                upserts, deletes, purges = upserts + counts[0], deletes + counts[1], purges + counts[2]
+                if on_page:
+                    on_page(pages, upserts + deletes + purges)
+                if not has_more:
+                    return PullReport(pages, upserts, deletes, purges, cursor)
+        finally:
+            fetcher.shutdown(wait=False, cancel_futures=True)
 
     def _apply_page(self, changes: list[dict[str, Any]], final_cursor: str | None) -> tuple[int, int, int]:
         upserts = deletes = purges = 0
-        touched: set[str] = set()
         with self.replica.begin() as conn:
+            waiting = _waiting_ids(conn)
+            touched: set[str] = set()  # records of this page with unsent edits
             batch: list[dict[str, Any]] = []
             batch_entity: str | None = None
 
             def flush() -> None:
                 if batch and batch_entity:
-                    writer = _WRITERS[batch_entity]
-                    conn.execute(writer.upsert, writer.rows(batch))
+                    _WRITERS[batch_entity].write(conn, batch)
                 batch.clear()
 
             for change in changes:
                 entity, op = change["entity"], change["op"]
                 if entity not in _WRITERS:
                     continue  # an entity this version of the app does not know yet
+                if op == "upsert" and "rows" in change:
+                    flush()
+                    columns, rows = change["columns"], change["rows"]
+                    _WRITERS[entity].write_batch(conn, columns, rows)
+                    if waiting:
+                        id_index = columns.index("id")
+                        touched.update(waiting.intersection(row[id_index] for row in rows))
+                    upserts += len(rows)
+                    continue
                 if op == "upsert":
                     if entity != batch_entity:
                         flush()
                         batch_entity = entity
                     batch.append(change["row"])
-                    touched.add(change["id"])
+                    if change["id"] in waiting:
+                        touched.add(change["id"])
                     upserts += 1
                     continue
                 flush()

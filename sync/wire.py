@@ -17,6 +17,7 @@ __all__ = [
     "PushRequest",
     "PushResponse",
     "TokenResponse",
+    "UpsertBatch",
     "UserInfo",
 ]
 
@@ -39,8 +40,23 @@ class Change(BaseModel):
     row: dict[str, Any] | None = None
 
 
+class UpsertBatch(BaseModel):
+    """Upserts of several records of one entity at one sequence number, written compactly: the
+    column names once, then each record as an array of values in that order (a first pull's
+    pages are made of these). Each row is the same as a `Change` with `op` upsert and that row.
+    """
+
+    seq: int
+    entity: str
+    op: Literal["upsert"]
+    columns: list[str]
+    rows: list[list[Any]]
+
+
 class PullPage(BaseModel):
-    changes: list[Change]
+    """Times in rows are ISO 8601 in UTC with microseconds: `2026-11-22T10:00:00.000000Z`."""
+
+    changes: list[Change | UpsertBatch]
     #: Opaque: pass it back to get the next page. Once `has_more` is false it is the stored cursor.
     cursor: str
     has_more: bool

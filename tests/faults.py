@@ -38,6 +38,9 @@ class FaultyProxy:
     #: One plan per new connection, in order; connections past the list go through untouched.
     plans: deque[Cut] = field(default_factory=deque)
     connections: int = 0
+    #: Bytes that went through, device to server and back (headers included).
+    bytes_up: int = 0
+    bytes_down: int = 0
     _server: socket.socket | None = None
     _stopped: bool = False
 
@@ -77,11 +80,11 @@ class FaultyProxy:
                 client.close()
                 continue
             done = threading.Event()
-            for source, target, limit in (
-                (client, upstream, plan.request_bytes),
-                (upstream, client, plan.response_bytes),
+            for source, target, limit, direction in (
+                (client, upstream, plan.request_bytes, "bytes_up"),
+                (upstream, client, plan.response_bytes, "bytes_down"),
             ):
-                threading.Thread(target=self._pipe, args=(source, target, limit, done), daemon=True).start()
+                threading.Thread(target=self._pipe, args=(source, target, limit, done, direction), daemon=True).start()
 
     @staticmethod
     def _fake(client: socket.socket, plan: Cut) -> None:
@@ -96,8 +99,9 @@ class FaultyProxy:
         finally:
             client.close()
 
-    @staticmethod
-    def _pipe(source: socket.socket, target: socket.socket, limit: int | None, done: threading.Event) -> None:
+    def _pipe(
+        self, source: socket.socket, target: socket.socket, limit: int | None, done: threading.Event, direction: str
+    ) -> None:
         sent = 0
         try:
             while not done.is_set():
@@ -105,10 +109,13 @@ class FaultyProxy:
                 if not chunk:
                     break
                 if limit is not None and sent + len(chunk) >= limit:
-                    target.sendall(chunk[: max(0, limit - sent)])
+                    chunk = chunk[: max(0, limit - sent)]
+                    target.sendall(chunk)
+                    setattr(self, direction, getattr(self, direction) + len(chunk))
                     break
                 target.sendall(chunk)
                 sent += len(chunk)
+                setattr(self, direction, getattr(self, direction) + len(chunk))
         except OSError:
             pass
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from app.replica import open_replica
 from server.db import ServerSession
 from server.models import User
 from sync.engine import SyncEngine
+from sync.wire import PullPage
 from tests.conftest import sign_in
 
 
@@ -55,6 +57,16 @@ def _replica_rows(replica: Engine) -> dict[str, set[tuple[str, int]]]:
         }
 
 
+def _records(page: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every upserted record of a pulled page, whether sent one by one or in batches."""
+    for change in page["changes"]:
+        if "rows" in change:
+            for values in change["rows"]:
+                yield change["entity"], dict(zip(change["columns"], values, strict=True))
+        elif change["row"] is not None:
+            yield change["entity"], change["row"]
+
+
 def _device(api: TestClient, tmp_path: Path, name: str = "device") -> SyncEngine:
     return SyncEngine(replica=open_replica(tmp_path / name), http=api)
 
@@ -71,11 +83,19 @@ def test_a_first_pull_brings_exactly_the_reps_scope(api: TestClient, tmp_path: P
     assert device.state()["cursor"] == report.cursor
 
 
-def test_small_pages_give_the_same_replica_as_one_big_page(api: TestClient, tmp_path: Path) -> None:
+@pytest.mark.parametrize("account_batch", [7, 500])
+def test_small_pages_give_the_same_replica_as_one_big_page(
+    api: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account_batch: int
+) -> None:
+    import server.pull
+
+    # Pages that stop mid-account, mid-batch of accounts, and between entities.
+    monkeypatch.setattr(server.pull, "ACCOUNT_BATCH", account_batch)
     small = _device(api, tmp_path, "small")
     small.sign_in(username="bruno", password="demo")
     report = small.pull(page_size=37)
     assert report.pages > 100
+    assert _replica_rows(small.replica) == _scope_rows(api.app.state.engine, "bruno")  # type: ignore[attr-defined]
     big = _device(api, tmp_path, "big")
     big.sign_in(username="bruno", password="demo")
     big.pull(page_size=5000)
@@ -197,9 +217,9 @@ def test_another_users_pull_cannot_see_alices_records(api: TestClient) -> None:
         page = api.get(
             "/api/v1/sync/pull", params={"limit": 5000, **({"cursor": cursor} if cursor else {})}, headers=bruno
         ).json()
-        for change in page["changes"]:
-            row = change["row"] or {}
-            seen.add(row.get("account_id") or (change["id"] if change["entity"] == "account" else ""))
+        PullPage.model_validate(page)  # the documented shape
+        for entity, row in _records(page):
+            seen.add(row.get("account_id") or (row["id"] if entity == "account" else ""))
         cursor = page["cursor"]
         if not page["has_more"]:
             break
@@ -385,3 +405,48 @@ def test_a_record_added_while_its_account_is_reassigned_reaches_the_new_owner(ap
     assert _replica_rows(bruno_device.replica) == _scope_rows(server, "bruno")
     with bruno_device.replica.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM contact WHERE id = :c"), {"c": newcomer_id}).scalar_one() == 1
+
+
+def test_times_dates_and_json_arrive_exactly_as_the_server_has_them(api: TestClient, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from sqlmodel import Session
+
+    from app.models import Contact, Order
+
+    server = api.app.state.engine  # type: ignore[attr-defined]
+    with ServerSession(server) as session:
+        order = session.exec(select(Order).join(Account).where(Account.owner_id == _user_id(server, "alice"))).first()
+        assert order is not None
+        order.ordered_at = datetime(2026, 3, 29, 1, 30, 5, 123456, tzinfo=UTC)  # a DST night, microseconds
+        contact = session.exec(select(Contact).where(Contact.account_id == order.account_id)).first()
+        assert contact is not None
+        contact.social_profiles = {"linkedin": "https://example.com/in/é"}
+        session.commit()
+        expected = {
+            "ordered_at": order.ordered_at,
+            "updated_at": order.updated_at,
+            "birthday": contact.birthday,
+            "social": contact.social_profiles,
+        }
+        order_id, contact_id = order.id, contact.id
+    for first_pull in (True, False):  # a snapshot, then the same rows through the change log
+        device = _device(api, tmp_path, f"times-{first_pull}")
+        device.sign_in(username="alice", password="demo")
+        if not first_pull:
+            device.sync()
+            with ServerSession(server) as session:
+                changed = session.get(Order, order_id)
+                assert changed is not None
+                changed.status = "invoiced"
+                session.commit()
+                expected["updated_at"] = changed.updated_at
+        device.sync()
+        with Session(device.replica) as session:
+            local_order = session.get(Order, order_id)
+            local_contact = session.get(Contact, contact_id)
+            assert local_order is not None and local_contact is not None
+            assert local_order.ordered_at == expected["ordered_at"]
+            assert local_order.updated_at == expected["updated_at"]
+            assert local_contact.birthday == expected["birthday"]
+            assert local_contact.social_profiles == expected["social"]

@@ -17,8 +17,9 @@ def test_a_stored_cursor_reads_the_log_up_to_the_current_sequence() -> None:
 
 def test_page_tokens_round_trip() -> None:
     for position in (
-        _Position(40, True, 3, "0192-abc"),
-        _Position(40, True, 3, "odd.id.with.dots"),
+        _Position(40, True, 3, "0192-abc", "0193-def"),
+        _Position(40, True, 3, "*", "odd.id.with.dots"),
+        _Position(40, True, 5, "0192-abc", "~"),
         _Position(40, False, last_seq=12),
     ):
         assert _parse(position.token(), 99) == position
