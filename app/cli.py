@@ -32,6 +32,7 @@ def _print_json(data: Any) -> None:
 
 def _sync(args: argparse.Namespace) -> int:
     from app.services import open_device
+    from sync.engine import PullProgress
     from sync.errors import SyncError
 
     device = open_device(_data_dir(args), server_url=args.server, allow_file_token=args.remember_in_file)
@@ -53,9 +54,11 @@ def _sync(args: argparse.Namespace) -> int:
             if warning:
                 print(f"note: {warning} (--remember-in-file)", file=sys.stderr)
 
-        def progress(pages: int, records: int) -> None:
+        def progress(step: PullProgress) -> None:
             if not args.quiet:
-                print(f"\rpulled {records} records in {pages} pages", end="", file=sys.stderr, flush=True)
+                of = f" of {step.total}" if step.total is not None else ""
+                line = f"\rreceived {step.records}{of} records ({step.pages} pages)"
+                print(line, end="", file=sys.stderr, flush=True)
 
         report = device.engine.sync(on_page=progress)
     except SyncError as exc:
@@ -65,7 +68,14 @@ def _sync(args: argparse.Namespace) -> int:
         device.close()
     if not args.quiet:
         print(file=sys.stderr)
-    print(f"synced: {report.upserts} records updated, {report.deletes} deleted, {report.purges} accounts removed")
+    sent, got = report.pushed, report.pulled
+    print(
+        f"synced: sent {sent.applied + sent.rejected} changes ({sent.applied} applied, {sent.rejected} refused,"
+        f" {sent.conflicts} conflicts); received {got.upserts} records, {got.deletes} deleted,"
+        f" {got.purges} accounts removed"
+    )
+    if sent.rejected or sent.conflicts:
+        print("see what was refused and the conflicts to settle with: terrain status", file=sys.stderr)
     return 0
 
 

@@ -12,6 +12,7 @@ from sqlmodel import Session, SQLModel, select
 
 from app.ids import new_id
 from app.models import (
+    ENTITIES,
     Account,
     AccountUpdate,
     Activity,
@@ -28,12 +29,18 @@ __all__ = [
     "InvalidEdit",
     "add_contact",
     "delete_contact",
+    "dismiss_rejected",
+    "resend_rejected",
     "edit_account",
     "edit_contact",
     "log_activity",
     "pending_changes",
     "resolve_conflict",
 ]
+
+
+#: What a refused create is checked against before it is sent again.
+_CREATE_MODELS: dict[str, type[SQLModel]] = {"contact": ContactCreate, "activity": ActivityCreate}
 
 
 class InvalidEdit(ValueError):
@@ -149,6 +156,55 @@ def pending_changes(*, session: Session) -> dict[str, Any]:
     }
 
 
+def _rejected_entry(session: Session, mid: int) -> OutboxEntry:
+    entry = session.get(OutboxEntry, mid)
+    if entry is None or entry.status != "rejected":
+        raise InvalidEdit(f"no refused change {mid}")
+    return entry
+
+
+_EDITABLE: dict[str, tuple[type[Record], type[SQLModel]]] = {
+    "account": (Account, AccountUpdate),
+    "contact": (Contact, ContactUpdate),
+}
+
+
+def dismiss_rejected(*, session: Session, mid: int) -> None:
+    """Drop a change the server refused. A record created here that the server never took goes
+    with it; an edit's record already shows the server's values."""
+    entry = _rejected_entry(session, mid)
+    if entry.op == "create" and entry.entity in ENTITIES:
+        record = session.get(ENTITIES[entry.entity], entry.record_id)
+        if record is not None:
+            session.delete(record)
+    session.delete(entry)
+    session.commit()
+
+
+def resend_rejected(*, session: Session, mid: int, fields: dict[str, Any] | None = None) -> None:
+    """Send a refused change again, as it was or as the rep corrected it, as a new change."""
+    entry = _rejected_entry(session, mid)
+    values = entry.fields if fields is None else fields
+    if entry.op == "update" and entry.entity in _EDITABLE:
+        session.delete(entry)
+        model, update_model = _EDITABLE[entry.entity]
+        _update(session, model, update_model, entry.record_id, values)
+        return
+    if entry.op == "create" and entry.entity in _CREATE_MODELS:
+        body = _validated(_CREATE_MODELS[entry.entity], values)
+        session.delete(entry)
+        queue_mutation(
+            session,
+            entity=entry.entity,
+            record_id=entry.record_id,
+            op="create",
+            fields=body.model_dump(mode="json", exclude_none=True, exclude={"id"}),
+        )
+        session.commit()
+        return
+    raise InvalidEdit(f"a refused {entry.op} of {entry.entity} cannot be sent again: dismiss it")
+
+
 def resolve_conflict(*, session: Session, conflict_id: int, keep: str) -> None:
     """Settle a conflict: keep the server's value (nothing to send) or the device's (sent as an edit)."""
     conflict = session.get(SyncConflict, conflict_id)
@@ -160,9 +216,5 @@ def resolve_conflict(*, session: Session, conflict_id: int, keep: str) -> None:
     if keep == "server":
         session.commit()
         return
-    models: dict[str, tuple[type[Record], type[SQLModel]]] = {
-        "account": (Account, AccountUpdate),
-        "contact": (Contact, ContactUpdate),
-    }
-    model, update_model = models[conflict.entity]
+    model, update_model = _EDITABLE[conflict.entity]
     _update(session, model, update_model, conflict.record_id, {conflict.field: conflict.device_value})

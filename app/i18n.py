@@ -6,6 +6,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
 
 from app.money import format_money
 
@@ -80,6 +81,7 @@ _MESSAGES: dict[str, dict[str, str]] = {
     "sync.now": {"fr": "Synchroniser", "en": "Sync now"},
     "sync.running": {"fr": "Synchronisation…", "en": "Syncing…"},
     "sync.progress": {"fr": "{records} éléments reçus", "en": "{records} records received"},
+    "sync.progress_of": {"fr": "{records} éléments reçus sur {total}", "en": "{records} of {total} records received"},
     "sync.done": {"fr": "Synchronisé {when}", "en": "Synced {when}"},
     "sync.never": {"fr": "Jamais synchronisé", "en": "Never synced"},
     "sync.error": {"fr": "Erreur : {error}", "en": "Error: {error}"},
@@ -102,6 +104,8 @@ _MESSAGES: dict[str, dict[str, str]] = {
     "inbox.keep_mine": {"fr": "Garder la mienne", "en": "Keep mine"},
     "inbox.rejected": {"fr": "Modifications refusées par le serveur", "en": "Changes the server refused"},
     "inbox.rejected_line": {"fr": "{entity} : {reason}", "en": "{entity}: {reason}"},
+    "inbox.dismiss": {"fr": "Abandonner", "en": "Dismiss"},
+    "inbox.resend": {"fr": "Renvoyer", "en": "Send again"},
     "sync.sign_in_again": {"fr": "Reconnectez-vous pour synchroniser.", "en": "Sign in again to sync."},
     "settings.language": {"fr": "Langue", "en": "Language"},
     "settings.user": {"fr": "Connecté en tant que {user}", "en": "Signed in as {user}"},
@@ -126,6 +130,10 @@ class Translator:
 
     def money(self, amount: int, currency: str) -> str:
         return format_money(amount, currency, self.language)
+
+    def number(self, value: int) -> str:
+        """A count as people write it: `8 248` in French, `8,248` in English."""
+        return format_decimal(value, locale=self.language)
 
     def day(self, value: date) -> str:
         """A calendar day: `18 nov. 2026`."""

@@ -350,9 +350,7 @@ class PriceList(Record, table=True):
     __tablename__ = "price_list"
     name: str = Field(max_length=120)
     segment: str | None = Field(default=None, max_length=40)
-    account_id: str | None = Field(
-        default=None, foreign_key="account.id", max_length=36, ondelete="CASCADE"
-    )
+    account_id: str | None = Field(default=None, foreign_key="account.id", max_length=36, ondelete="CASCADE")
     currency: str = Field(default="EUR", max_length=3)
     valid_from: date | None = None
     valid_to: date | None = None
@@ -361,9 +359,7 @@ class PriceList(Record, table=True):
 class PriceListItem(Record, table=True):
     __tablename__ = "price_list_item"
     price_list_id: str = Field(foreign_key="price_list.id", index=True, max_length=36, ondelete="CASCADE")
-    account_id: str | None = Field(
-        default=None, foreign_key="account.id", max_length=36, ondelete="CASCADE"
-    )
+    account_id: str | None = Field(default=None, foreign_key="account.id", max_length=36, ondelete="CASCADE")
     product_id: str = Field(foreign_key="product.id", index=True, max_length=36)
     min_quantity: int = 1
     unit_price_amount: int = Field(sa_type=sa.BigInteger)

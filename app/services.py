@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from app.card import AccountSummary, CustomerCard, customer_card, search_accounts
 from app.credentials import best_token_store
-from app.edits import edit_account, pending_changes, resolve_conflict
+from app.edits import dismiss_rejected, edit_account, pending_changes, resend_rejected, resolve_conflict
 from app.replica import open_replica
 from sync.engine import SyncEngine, TokenStore
 
@@ -76,6 +76,14 @@ class Device:
     def resolve_conflict(self, conflict_id: int, keep: str) -> None:
         with Session(self.replica) as session:
             resolve_conflict(session=session, conflict_id=conflict_id, keep=keep)
+
+    def dismiss_rejected(self, mid: int) -> None:
+        with Session(self.replica) as session:
+            dismiss_rejected(session=session, mid=mid)
+
+    def resend_rejected(self, mid: int) -> None:
+        with Session(self.replica) as session:
+            resend_rejected(session=session, mid=mid)
 
 
 def open_device(

@@ -56,7 +56,7 @@ SEED = 7
 STAMP = "2026-11-01 08:00:00.000000"  # SQLite's text form of a UTC time, as the ORM writes it
 
 
-def _sqlite_rows(table: str, columns: list[str], rows: Iterator[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
+def _sqlite_rows(columns: list[str], rows: Iterator[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
     defaults = {"version": 1, "updated_at": STAMP, "created_at": STAMP}
     for row in rows:
         yield tuple(row.get(c, defaults.get(c)) for c in columns)
@@ -66,7 +66,7 @@ def _bulk(db: sqlite3.Connection, table: str, rows: Iterator[dict[str, Any]]) ->
     columns = [c.name for c in entity_table(table).columns]
     marks = ", ".join("?" for _ in columns)
     names = ", ".join(f'"{c}"' for c in columns)
-    db.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', _sqlite_rows(table, columns, rows))
+    db.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', _sqlite_rows(columns, rows))
 
 
 def build_territory(server_db: Path, *, accounts: int, lines: int) -> str:
@@ -74,7 +74,9 @@ def build_territory(server_db: Path, *, accounts: int, lines: int) -> str:
     engine = make_engine(f"sqlite:///{server_db}")
     upgrade(engine)
     with ServerSession(engine) as session:
-        manager = User(username="maud", full_name="Maud Manager", role=Role.manager, password_hash=hash_password("bench"))
+        manager = User(
+            username="maud", full_name="Maud Manager", role=Role.manager, password_hash=hash_password("bench")
+        )
         rep = User(username="rene", full_name="René Rep", role=Role.rep, password_hash=hash_password("bench"))
         session.add(manager)
         session.flush()
@@ -334,19 +336,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--accounts", type=int, default=5000)
     parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--build-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.build_only:
+        print(build_territory(args.build_only, accounts=args.accounts, lines=args.lines))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         server_db = root / "server.db"
         started = time.perf_counter()
-        rep_id = build_territory(server_db, accounts=args.accounts, lines=args.lines)
+        # Built by another process, so that this one's peak memory is the device's alone.
+        rep_id = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--accounts",
+                str(args.accounts),
+                "--lines",
+                str(args.lines),
+                "--build-only",
+                str(server_db),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         print(f"territory built in {time.perf_counter() - started:.1f} s", flush=True)
         process, url = start_server(root, server_db)
         try:
             device = SyncEngine(replica=open_replica(root / "device"), http=httpx.Client(base_url=url, timeout=120))
             device.sign_in(username="rene", password="bench")
             started = time.perf_counter()
-            report = device.sync()
+            report = device.sync().pulled
             sync_seconds = time.perf_counter() - started
             peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             rows = report.upserts

@@ -22,7 +22,7 @@ from server.compact import compacted_through
 from server.models import ChangeLog, User
 from server.scope import scope_owner_ids
 
-__all__ = ["BadCursor", "CursorTooOld", "Page", "pull_page"]
+__all__ = ["BadCursor", "CursorTooOld", "Page", "pull_page", "wire_row"]
 
 _ENTITY_NAMES = list(ENTITIES)
 
@@ -184,6 +184,18 @@ def _wire_rows(columns: list[str], rows: Sequence[Any], json_indexes: list[int])
     return [dict(zip(columns, values, strict=True)) for values in _wire_values(rows, json_indexes)]
 
 
+def wire_row(conn: sa.Connection, entity: str, row_id: str) -> dict[str, Any] | None:
+    """One record in the form pulls send it."""
+    query, json_indexes = _wire_select(conn, entity)
+    columns, rows = _raw_rows(conn, query.where(entity_table(entity).c.id == row_id))
+    if not rows:
+        return None
+    values = list(rows[0])
+    for index in json_indexes:  # decoded: this row goes out through pydantic, not orjson alone
+        values[index] = None if values[index] is None else orjson.loads(values[index])
+    return dict(zip(columns, values, strict=True))
+
+
 def _snapshot_page(session: Session, owner_ids: list[str] | None, pos: _Position, limit: int) -> Page:
     """Records as they are now, entity by entity, as `UpsertBatch`es of at most `limit` records."""
     conn = session.connection()
@@ -328,6 +340,28 @@ def pull_page(*, session: Session, user: User, cursor: str | None, limit: int) -
     if not pos.snapshot and pos.last_seq < compacted_through(session):
         raise CursorTooOld(f"changes before {compacted_through(session)} are no longer kept")
     owner_ids = scope_owner_ids(session, user)
+    page = _snapshot_page(session, owner_ids, pos, limit) if pos.snapshot else _log_page(session, owner_ids, pos, limit)
+    if not cursor or cursor.isdigit():  # the first page of a pull says how much is coming
+        page["total"] = _total(session, owner_ids, pos)
+    return page
+
+
+def _total(session: Session, owner_ids: list[str] | None, pos: _Position) -> int:
+    """How many records this pull will send (for a change-log pull, at most this many)."""
+    conn = session.connection()
     if pos.snapshot:
-        return _snapshot_page(session, owner_ids, pos, limit)
-    return _log_page(session, owner_ids, pos, limit)
+        return sum(
+            int(
+                conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(entity_table(name))
+                    .where(_scope_clause(entity_table(name), owner_ids))
+                ).scalar_one()
+            )
+            for name in _ENTITY_NAMES
+        )
+    log = table_of(ChangeLog)
+    query = sa.select(sa.func.count()).where(log.c.seq > pos.last_seq, log.c.seq <= pos.bound)
+    if owner_ids is not None:
+        query = query.where(sa.or_(log.c.account_id.is_(None), log.c.owner_id.in_(owner_ids)))
+    return int(conn.execute(query).scalar_one())

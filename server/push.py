@@ -35,6 +35,7 @@ from app.models import (
 )
 from server.db import DEVICE, savepoint
 from server.models import ChangeLog, FieldChange, ProcessedMutation, Role, User
+from server.pull import wire_row
 from server.scope import get_account_in_scope, scope_owner_ids
 from sync.wire import FieldConflict, Mutation, MutationResult, PushRequest, PushResponse
 
@@ -229,6 +230,19 @@ def _apply(ctx: _Context, mutation: Mutation) -> MutationResult:
     return _update(ctx, mutation)
 
 
+def _current_row(ctx: _Context, mutation: Mutation) -> dict[str, Any] | None:
+    """The record a rejected mutation was about, as the server has it, if the user reaches it."""
+    if mutation.entity not in ENTITIES:
+        return None
+    record = ctx.session.get(ENTITIES[mutation.entity], mutation.id)
+    if record is None:
+        return None
+    account_id = getattr(record, "account_id", None) or (record.id if mutation.entity == "account" else None)
+    if account_id is not None and get_account_in_scope(ctx.session, ctx.user, account_id) is None:
+        return None
+    return wire_row(ctx.session.connection(), mutation.entity, record.id)
+
+
 def apply_push(*, session: Session, user: User, device_id: str, push: PushRequest) -> PushResponse:
     mids = [m.mid for m in push.mutations]
     done = {
@@ -251,6 +265,7 @@ def apply_push(*, session: Session, user: User, device_id: str, push: PushReques
                     reason=previous.reason,
                     version=previous.version,
                     conflicts=[FieldConflict.model_validate(c) for c in previous.conflicts],
+                    row=_current_row(ctx, mutation) if previous.status == "rejected" else None,
                 )
             )
             continue
@@ -264,6 +279,8 @@ def apply_push(*, session: Session, user: User, device_id: str, push: PushReques
             result = MutationResult(
                 mid=mutation.mid, status="rejected", reason="the server could not store this change"
             )
+        if result.status == "rejected":
+            result.row = _current_row(ctx, mutation)
         done[mutation.mid] = ProcessedMutation(
             device_id=device_id,
             mid=mutation.mid,

@@ -28,7 +28,7 @@ from sync.errors import AuthError, CursorExpired, RequestRejected, ServerError, 
 from sync.state import OutboxEntry, SyncConflict, create_sync_tables, read_state, write_state
 from sync.wire import SCHEMA_VERSION, PushResponse, TokenResponse, UserInfo
 
-__all__ = ["PullReport", "PushReport", "SyncEngine", "TokenStore"]
+__all__ = ["PullProgress", "PullReport", "PushReport", "SyncEngine", "SyncReport", "TokenStore"]
 
 #: Records per pulled page: the server's largest (it caps what is asked).
 PAGE_SIZE = 5000
@@ -65,6 +65,21 @@ class PullReport:
     deletes: int
     purges: int
     cursor: str
+
+
+@dataclass(frozen=True, slots=True)
+class PullProgress:
+    """Where a pull is: pages and records applied, of `total` (None: the server did not say)."""
+
+    pages: int
+    records: int
+    total: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    pushed: PushReport
+    pulled: PullReport
 
 
 def _stored_time(value: str | None) -> str | None:
@@ -392,6 +407,12 @@ class SyncEngine:
                     if result.status == "rejected":
                         entry.status, entry.reason = "rejected", result.reason
                         rejected += 1
+                        if result.row is not None and entry.entity in _WRITERS:
+                            # Show the server's record again; the refused change waits in the outbox.
+                            session.flush()  # this entry is no longer pending
+                            conn = session.connection()
+                            _WRITERS[entry.entity].write(conn, [result.row])
+                            _reapply_pending(conn, {entry.record_id})
                         continue
                     for conflict in result.conflicts:
                         session.add(
@@ -418,14 +439,15 @@ class SyncEngine:
             params["cursor"] = cursor
         return self._authorized("GET", "/api/v1/sync/pull", params=params)
 
-    def pull(self, *, on_page: Callable[[int, int], None] | None = None, page_size: int = PAGE_SIZE) -> PullReport:
-        """Pull until the server has nothing more; `on_page(pages, records)` reports progress.
+    def pull(self, *, on_page: Callable[[PullProgress], None] | None = None, page_size: int = PAGE_SIZE) -> PullReport:
+        """Pull until the server has nothing more; `on_page` hears after each applied page.
 
         The next page is fetched while this one is applied: the server and the network work
         while the replica writes. Pages are still applied one by one, in order.
         """
         cursor = self.state().get("cursor")
         pages = upserts = deletes = purges = 0
+        total: int | None = None
         fetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="terrain-pull")
         try:
             upcoming = fetcher.submit(self._fetch_page, cursor, page_size)
@@ -436,7 +458,8 @@ class SyncEngine:
                         raise CursorExpired("the server refused a fresh pull: contact your administrator")
                     # Offline for longer than the server keeps changes: start afresh, keeping the outbox.
                     self.reset_replica(keep_identity=True)
-                    cursor = None
+                    cursor, total = None, None
+                    pages = upserts = deletes = purges = 0
                     upcoming = fetcher.submit(self._fetch_page, cursor, page_size)
                     continue
                 if response.status_code != 200:
@@ -444,6 +467,7 @@ class SyncEngine:
                 try:
                     page = orjson.loads(response.content)
                     changes, cursor, has_more = page["changes"], page["cursor"], page["has_more"]
+                    total = page.get("total", total)
                 except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
                     raise SyncError("the server sent a page this app cannot read: update the app") from exc
                 if has_more:
@@ -452,7 +476,7 @@ class SyncEngine:
                 pages += 1
                 upserts, deletes, purges = upserts + counts[0], deletes + counts[1], purges + counts[2]
                 if on_page:
-                    on_page(pages, upserts + deletes + purges)
+                    on_page(PullProgress(pages, upserts + deletes + purges, total))
                 if not has_more:
                     return PullReport(pages, upserts, deletes, purges, cursor)
         finally:
@@ -510,11 +534,11 @@ class SyncEngine:
         return upserts, deletes, purges
 
     # -- the whole sync ------------------------------------------------------------------
-    def sync(self, *, on_page: Callable[[int, int], None] | None = None) -> PullReport:
+    def sync(self, *, on_page: Callable[[PullProgress], None] | None = None) -> SyncReport:
         """Push the outbox, then pull, recording the outcome for the status screen."""
         try:
-            self.push()
-            report = self.pull(on_page=on_page)
+            pushed = self.push()
+            report = SyncReport(pushed, self.pull(on_page=on_page))
         except SyncError as exc:
             self._set_state(last_error=str(exc), last_error_kind=type(exc).__name__, last_error_at=utcnow().isoformat())
             raise

@@ -57,6 +57,8 @@ class PullPage(BaseModel):
     """Times in rows are ISO 8601 in UTC with microseconds: `2026-11-22T10:00:00.000000Z`."""
 
     changes: list[Change | UpsertBatch]
+    #: On the first page of a pull: how many records the whole pull sends (at most), for progress.
+    total: int | None = None
     #: Opaque: pass it back to get the next page. Once `has_more` is false it is the stored cursor.
     cursor: str
     has_more: bool
@@ -123,6 +125,9 @@ class MutationResult(BaseModel):
     reason: str | None = None
     version: int | None = None
     conflicts: list[FieldConflict] = Field(default_factory=list)
+    #: With a rejection: the record as the server has it (None: it has none the user reaches),
+    #: so the device shows the truth at once while the rep's refused change waits in the outbox.
+    row: dict[str, Any] | None = None
 
 
 class PushResponse(BaseModel):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import flet as ft
 
 from app.services import Device
+from sync.engine import PullProgress
 from sync.errors import SyncError, TransportError
 from sync.loop import SyncLoop
 
@@ -25,6 +26,8 @@ class SyncSnapshot:
 
     running: bool
     records: int | None
+    #: How many records the running pull brings in all, when the server said.
+    total: int | None
     last_sync_at: str | None
     error_kind: str | None
     error: str | None
@@ -39,6 +42,7 @@ class BackgroundSync:
         self.loop: SyncLoop | None = None
         self.running = False
         self.records: int | None = None
+        self.total: int | None = None
         self.listeners: list[Callable[[SyncSnapshot], None]] = []
 
     def start(self, page: ft.Page) -> None:
@@ -62,6 +66,7 @@ class BackgroundSync:
         return SyncSnapshot(
             running=self.running,
             records=self.records,
+            total=self.total,
             last_sync_at=state.get("last_sync_at"),
             error_kind=state.get("last_error_kind"),
             error=state.get("last_error"),
@@ -83,11 +88,11 @@ class BackgroundSync:
             return None  # nobody signed in: nothing to sync
         loop = asyncio.get_running_loop()
 
-        def progress(_pages: int, records: int) -> None:
-            self.records = records
+        def progress(step: PullProgress) -> None:
+            self.records, self.total = step.records, step.total
             loop.call_soon_threadsafe(self._notify)
 
-        self.running, self.records = True, None
+        self.running, self.records, self.total = True, None, None
         self._notify()
         try:
             await asyncio.to_thread(self.device.engine.sync, on_page=progress)

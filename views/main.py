@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -231,9 +232,17 @@ class TerrainUI:
         """The indicator in the app bar: synced, syncing, offline or error, then what waits."""
         t = self.t
         self.sync_bar.visible = snapshot.running
+        # Determinate once the server said how much comes (a first sync: thousands of records).
+        known = snapshot.running and snapshot.total and snapshot.records is not None
+        self.sync_bar.value = min(1.0, snapshot.records / snapshot.total) if known else None  # type: ignore[operator]
         self.sign_in_again.visible = snapshot.error_kind == "AuthError" and not snapshot.running
         if snapshot.running:
-            status = t("sync.progress", records=snapshot.records) if snapshot.records else t("sync.running")
+            if snapshot.records and snapshot.total:
+                status = t("sync.progress_of", records=t.number(snapshot.records), total=t.number(snapshot.total))
+            elif snapshot.records:
+                status = t("sync.progress", records=t.number(snapshot.records))
+            else:
+                status = t("sync.running")
         elif snapshot.error_kind == "TransportError":
             status = t("sync.offline_short")
         elif snapshot.error_kind == "AuthError":
@@ -393,11 +402,53 @@ class TerrainUI:
             )
         if changes["rejected"]:
             controls.append(ft.Text(t("inbox.rejected"), size=16, weight=ft.FontWeight.BOLD))
+
+        def act(action: Callable[[int], None], mid: int) -> None:
+            try:
+                action(mid)
+            except InvalidEdit as exc:
+                self.page.show_dialog(ft.SnackBar(ft.Text(str(exc))))
+                return
+            self.background.wrote_locally()
+            self._show("/settings")
+
         for rejected in changes["rejected"]:
             controls.append(
-                ft.Text(t("inbox.rejected_line", entity=t(f"entity.{rejected['entity']}"), reason=rejected["reason"]))
+                ft.Card(
+                    content=ft.Container(
+                        ft.Column(
+                            [
+                                ft.Text(
+                                    t(
+                                        "inbox.rejected_line",
+                                        entity=t(f"entity.{rejected['entity']}"),
+                                        reason=rejected["reason"],
+                                    )
+                                ),
+                                ft.Text(t("inbox.device_value", value=_fields_text(rejected["fields"]))),
+                                ft.Row(
+                                    [
+                                        ft.OutlinedButton(
+                                            t("inbox.dismiss"),
+                                            on_click=lambda _e, m=rejected["mid"]: act(self.device.dismiss_rejected, m),
+                                        ),
+                                        ft.Button(
+                                            t("inbox.resend"),
+                                            on_click=lambda _e, m=rejected["mid"]: act(self.device.resend_rejected, m),
+                                        ),
+                                    ]
+                                ),
+                            ]
+                        ),
+                        padding=12,
+                    )
+                )
             )
         return controls
+
+
+def _fields_text(fields: dict[str, Any]) -> str:
+    return ", ".join(f"{name} = {value}" for name, value in fields.items()) or "—"
 
 
 def run(*, data_dir: Path, host: str = "127.0.0.1", port: int = 8550, server_url: str | None = None) -> None:

@@ -260,3 +260,51 @@ def test_a_conflicting_edit_shows_both_values_and_the_reps_choice_syncs(
         page.close()
     finally:
         app.stop()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_refused_change_is_listed_with_its_reason_and_can_be_dismissed(
+    browser: Any, live_server: LiveServer, tmp_path: Path
+) -> None:
+    import httpx
+
+    from app.edits import pending_changes
+    from app.models import Contact
+    from app.replica import open_replica
+    from sync.engine import SyncEngine
+    from sync.state import queue_mutation
+
+    account, _order = _known_order(live_server)
+    # The device holds a change an older app let through and the server refused.
+    with httpx.Client(base_url=live_server.url, timeout=30) as http:
+        device = SyncEngine(replica=open_replica(tmp_path / "device"), http=http)
+        device.sign_in(username="alice", password="demo")
+        device.sync()
+        with Session(device.replica) as session:
+            queued = queue_mutation(
+                session,
+                entity="contact",
+                record_id="0192f000-0000-7000-8000-0000000000e2",
+                op="create",
+                fields={"account_id": account.id, "last_name": "Trop" * 40},
+            )
+            session.add(Contact(id=queued.record_id, account_id=account.id, last_name="Trop" * 40))
+            session.commit()
+        device.sync()
+        device.replica.dispose()
+    app = start_app(tmp_path / "device", server_url=live_server.url)
+    try:
+        page, host = _open(browser, app.url)  # still signed in from before: straight to the list
+        _wait_text(host.get_by_text(re.compile("refusé")), "1 refusé(s)", seconds=60)
+        host.get_by_role("button", name=re.compile("Réglages")).click()
+        refused = host.locator('[role="group"][aria-label*="last_name"]')
+        refused.wait_for(timeout=45_000)
+        assert "at most 100 characters" in (refused.get_attribute("aria-label") or "")
+        host.get_by_role("button", name="Abandonner").click()
+        refused.wait_for(state="detached", timeout=45_000)
+        page.close()
+    finally:
+        app.stop()
+    with Session(open_replica(tmp_path / "device")) as session:
+        assert pending_changes(session=session)["rejected"] == []
+        assert session.get(Contact, "0192f000-0000-7000-8000-0000000000e2") is None

@@ -17,7 +17,7 @@ from app.models import ENTITIES, Account, entity_table
 from app.replica import open_replica
 from server.db import ServerSession
 from server.models import User
-from sync.engine import SyncEngine
+from sync.engine import PullProgress, SyncEngine
 from sync.wire import PullPage
 from tests.conftest import sign_in
 
@@ -74,7 +74,7 @@ def _device(api: TestClient, tmp_path: Path, name: str = "device") -> SyncEngine
 def test_a_first_pull_brings_exactly_the_reps_scope(api: TestClient, tmp_path: Path) -> None:
     device = _device(api, tmp_path)
     device.sign_in(username="alice", password="demo")
-    report = device.sync()
+    report = device.sync().pulled
     server = api.app.state.engine  # type: ignore[attr-defined]
     expected = _scope_rows(server, "alice")
     assert _replica_rows(device.replica) == expected
@@ -109,12 +109,18 @@ def test_a_pull_cut_midway_keeps_the_old_cursor_and_resumes_without_loss(api: Te
     class Cut(Exception):
         pass
 
-    def cut_after_three_pages(pages: int, _records: int) -> None:
-        if pages == 3:
+    seen: list[PullProgress] = []
+
+    def cut_after_three_pages(step: PullProgress) -> None:
+        seen.append(step)
+        if step.pages == 3:
             raise Cut
 
     with pytest.raises(Cut):
         device.pull(on_page=cut_after_three_pages, page_size=200)
+    # Progress counts what was applied, of the total the server announced on the first page.
+    total = sum(len(rows) for rows in _scope_rows(api.app.state.engine, "chloe").values())  # type: ignore[attr-defined]
+    assert seen == [PullProgress(n, 200 * n, total) for n in (1, 2, 3)]
     assert device.state().get("cursor") is None
     device.pull(page_size=200)
     assert _replica_rows(device.replica) == _scope_rows(api.app.state.engine, "chloe")  # type: ignore[attr-defined]
@@ -141,13 +147,13 @@ def test_a_delta_pull_brings_only_what_changed_since_the_cursor(api: TestClient,
     assert (
         api.patch(f"/api/v1/accounts/{theirs.id}", json={"notes": "pas pour alice"}, headers=manon).status_code == 200
     )
-    report = device.sync()
+    report = device.sync().pulled
     assert (report.upserts, report.deletes, report.purges) == (1, 0, 0)
     with device.replica.connect() as conn:
         notes, version = conn.execute(sa.select(Account.notes, Account.version).where(Account.id == mine.id)).one()  # type: ignore[call-overload]
         assert conn.execute(sa.select(Account.id).where(Account.id == theirs.id)).first() is None  # type: ignore[call-overload]
     assert (notes, version) == ("Nouveau code portail : 4521", 2)
-    assert device.sync().upserts == 0
+    assert device.sync().pulled.upserts == 0
 
 
 def test_an_account_given_to_another_rep_is_purged_from_the_old_device_and_arrives_whole(
@@ -200,7 +206,7 @@ def test_a_record_deleted_on_the_server_disappears_from_the_device(api: TestClie
         assert activity is not None
         session.delete(activity)
         session.commit()
-    report = device.sync()
+    report = device.sync().pulled
     assert report.deletes == 1
     assert _replica_rows(device.replica) == _scope_rows(server, "alice")
 
@@ -249,12 +255,12 @@ def test_a_late_commit_is_never_skipped_by_the_cursor(api: TestClient, tmp_path:
         assert fast is not None
         fast.notes = "written second, committed first"
         early.commit()
-        assert device.sync().upserts == 1  # the device's cursor moves past the early commit
+        assert device.sync().pulled.upserts == 1  # the device's cursor moves past the early commit
         late.commit()
     finally:
         early.close()
         late.close()
-    assert device.sync().upserts == 1
+    assert device.sync().pulled.upserts == 1
     with device.replica.connect() as conn:
         notes = dict(conn.execute(sa.select(Account.id, Account.notes).where(Account.id.in_([first, second]))).all())  # type: ignore[call-overload,attr-defined]
     assert notes == {first: "written first, committed last", second: "written second, committed first"}
@@ -356,7 +362,7 @@ def test_deleting_an_order_deletes_its_lines_on_the_device_too(api: TestClient, 
         session.flush()
         session.delete(order)
         session.commit()
-    report = device.sync()
+    report = device.sync().pulled
     assert report.deletes == len(payments) + 1 + 1 + line_count
     assert _replica_rows(device.replica) == _scope_rows(server, "alice")
 

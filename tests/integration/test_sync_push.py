@@ -301,3 +301,57 @@ def test_a_device_older_than_the_retention_resyncs_from_scratch_and_keeps_its_ou
     assert _replica_rows(device.replica) == _scope_rows(_server(api), "alice")
     with ServerSession(_server(api)) as session:
         assert session.get(Account, account.id).notes == "écrit hors ligne"  # type: ignore[union-attr]
+
+
+def test_a_refused_change_shows_the_servers_record_and_waits_to_be_fixed_or_dismissed(
+    api: TestClient, tmp_path: Path
+) -> None:
+    from app.edits import dismiss_rejected, resend_rejected
+    from sync.state import queue_mutation
+
+    device = _device(api, tmp_path, "alice")
+    contact = _a_contact(api, "alice")
+    account = _an_account(api, "alice")
+    # Changes an older version of the app let through, that this server refuses.
+    with Session(device.replica) as session:
+        local = session.get(Contact, contact.id)
+        assert local is not None
+        local.email = "x" * 300
+        queue_mutation(
+            session,
+            entity="contact",
+            record_id=contact.id,
+            op="update",
+            base_version=local.version,
+            fields={"email": "x" * 300},
+        )
+        session.add(local)
+        queued = queue_mutation(
+            session,
+            entity="contact",
+            record_id="0192f000-0000-7000-8000-0000000000c1",
+            op="create",
+            fields={"account_id": account.id, "last_name": "L" * 300},
+        )
+        session.add(Contact(id=queued.record_id, account_id=account.id, last_name="L" * 300))
+        session.commit()
+        created_id = queued.record_id
+    device.sync()
+    with Session(device.replica) as session:
+        shown = session.get(Contact, contact.id)
+        assert shown is not None and shown.email == contact.email  # the server's value, at once
+        refused = pending_changes(session=session)["rejected"]
+    assert [(r["op"], r["id"]) for r in refused] == [("update", contact.id), ("create", created_id)]
+    assert all("at most" in r["reason"] for r in refused)
+    # The rep corrects the e-mail and sends it again; drops the other.
+    with Session(device.replica) as session:
+        resend_rejected(session=session, mid=refused[0]["mid"], fields={"email": "achats@example.fr"})
+        dismiss_rejected(session=session, mid=refused[1]["mid"])
+        assert session.get(Contact, created_id) is None  # never reached the server: gone
+    device.sync()
+    with Session(device.replica) as session:
+        assert pending_changes(session=session) == {"pending": 0, "rejected": [], "conflicts": []}
+    with ServerSession(_server(api)) as session:
+        stored = session.get(Contact, contact.id)
+        assert stored is not None and stored.email == "achats@example.fr"
+        assert session.get(Contact, created_id) is None
