@@ -21,13 +21,27 @@ from app.models import (
     ContactCreate,
     ContactUpdate,
     Record,
+    Visit,
     blank_required_field,
+)
+from app.mutations import (
+    AUTHOR_FIELD,
+    CREATES,
+    MERGED,
+    REPORT_FIELDS,
+    VERSIONED,
+    OrderCommand,
+    PricingError,
+    QuoteCreate,
+    priced_document,
 )
 from sync.state import OutboxEntry, SyncConflict, queue_mutation
 
 __all__ = [
     "InvalidEdit",
     "add_contact",
+    "create_record",
+    "update_record",
     "delete_contact",
     "dismiss_rejected",
     "resend_rejected",
@@ -37,10 +51,6 @@ __all__ = [
     "pending_changes",
     "resolve_conflict",
 ]
-
-
-#: What a refused create is checked against before it is sent again.
-_CREATE_MODELS: dict[str, type[SQLModel]] = {"contact": ContactCreate, "activity": ActivityCreate}
 
 
 class InvalidEdit(ValueError):
@@ -131,6 +141,66 @@ def log_activity(*, session: Session, fields: dict[str, Any], author_id: str | N
     return activity
 
 
+def create_record(*, session: Session, entity: str, fields: dict[str, Any], author_id: str | None = None) -> Record:
+    """Create a visit, a reminder, a ticket, a lead (an account), a quote or an order here.
+
+    The fields are checked with the schema the server checks them with (`app.mutations`).
+    Quotes and orders are priced with the replica's catalogue; an order carries the total the
+    rep saw, and the server refuses it if its own prices give another.
+    """
+    if entity not in CREATES:
+        raise InvalidEdit(f"{entity} records cannot be created on a device")
+    model, create_model = CREATES[entity]
+    data = dict(fields)
+    record_id = data.pop("id", None) or new_id()
+    if entity == "order":
+        data.setdefault("expected_gross_amount", 0)  # replaced below by the total priced here
+    body = _validated(create_model, {**data, "id": record_id} if entity in ("account", "contact") else data)
+    account_id = record_id if entity == "account" else getattr(body, "account_id", None)
+    if entity != "account" and session.get(Account, account_id) is None:
+        raise InvalidEdit(f"no account {account_id} on this device")
+    values = body.model_dump(exclude_none=True, exclude={"id", "lines", "expected_gross_amount"})
+    values["id"] = record_id
+    if entity in AUTHOR_FIELD and author_id:
+        values[AUTHOR_FIELD[entity]] = author_id
+    wire = body.model_dump(mode="json", exclude_none=True, exclude={"id"})
+    children: list[Record] = []
+    record: Record
+    if isinstance(body, QuoteCreate | OrderCommand):
+        try:
+            record, children = priced_document(session, entity, values, body)
+        except PricingError as exc:
+            raise InvalidEdit(str(exc)) from exc
+        if isinstance(body, OrderCommand):
+            wire["expected_gross_amount"] = getattr(record, "gross_amount")  # noqa: B009
+    else:
+        record = model.model_validate(values)
+    session.add(record)
+    session.add_all(children)
+    queue_mutation(session, entity=entity, record_id=record_id, op="create", fields=wire)
+    session.commit()
+    session.refresh(record)
+    return record
+
+
+def update_record(*, session: Session, entity: str, record_id: str, changes: dict[str, Any]) -> Record:
+    """Change a visit (move, cancel, check in, report), a reminder (done, snoozed), a ticket or a
+    quote here; the server merges it (a quote: only from its latest version)."""
+    if entity in MERGED:
+        model, update_model = MERGED[entity]
+    elif entity in VERSIONED:
+        model, update_model = VERSIONED[entity]
+    else:
+        raise InvalidEdit(f"{entity} records cannot be changed on a device")
+    if entity == "visit":
+        visit = session.get(Visit, record_id)
+        written = [f for f in REPORT_FIELDS & set(changes) if visit and getattr(visit, f) not in (None, changes[f])]
+        if written:
+            raise InvalidEdit("this visit's report is already written: add a note to the visit instead")
+    record: Record = _update(session, model, update_model, record_id, changes)
+    return record
+
+
 def pending_changes(*, session: Session) -> dict[str, Any]:
     """What the rep has not synced yet, what the server refused (and why), and open conflicts."""
     entries = session.exec(select(OutboxEntry).order_by(OutboxEntry.mid)).all()  # type: ignore[arg-type]
@@ -190,8 +260,8 @@ def resend_rejected(*, session: Session, mid: int, fields: dict[str, Any] | None
         model, update_model = _EDITABLE[entry.entity]
         _update(session, model, update_model, entry.record_id, values)
         return
-    if entry.op == "create" and entry.entity in _CREATE_MODELS:
-        body = _validated(_CREATE_MODELS[entry.entity], values)
+    if entry.op == "create" and entry.entity in CREATES:
+        body = _validated(CREATES[entry.entity][1], values)
         session.delete(entry)
         queue_mutation(
             session,

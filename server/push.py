@@ -16,22 +16,28 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from app.models import (
     ENTITIES,
     Account,
-    AccountCreate,
-    AccountUpdate,
-    Activity,
-    ActivityCreate,
     Contact,
-    ContactCreate,
-    ContactUpdate,
     LifecycleStageChange,
     Record,
+    Visit,
     blank_required_field,
     table_of,
+)
+from app.mutations import (
+    AUTHOR_FIELD,
+    CREATES,
+    MERGED,
+    REPORT_FIELDS,
+    VERSIONED,
+    OrderCommand,
+    PricingError,
+    QuoteCreate,
+    priced_document,
 )
 from server.db import DEVICE, savepoint
 from server.models import ChangeLog, FieldChange, ProcessedMutation, Role, User
@@ -44,12 +50,6 @@ __all__ = ["apply_push"]
 
 class Rejected(Exception):
     """The mutation cannot be applied; the message is shown to the rep as it is."""
-
-
-_MERGED: dict[str, tuple[type[Record], type[SQLModel], type[SQLModel]]] = {
-    "account": (Account, AccountCreate, AccountUpdate),
-    "contact": (Contact, ContactCreate, ContactUpdate),
-}
 
 
 def _validation_reason(exc: ValidationError) -> str:
@@ -117,40 +117,67 @@ def _jsonable(value: Any) -> Any:
 
 def _create(ctx: _Context, mutation: Mutation) -> MutationResult:
     session, user = ctx.session, ctx.user
-    if mutation.entity == "activity":
-        activity = _validated(ActivityCreate, mutation.fields)
-        if not ctx.reaches(activity.account_id):
-            raise Rejected("this customer is not (or no longer) yours")
-        if session.get(Activity, mutation.id) is not None:
-            raise Rejected("this activity was already recorded")
-        session.add(Activity(id=mutation.id, author_id=user.id, **activity.model_dump()))
-        return MutationResult(mid=mutation.mid, status="applied", version=1)
-    if mutation.entity not in _MERGED:
+    if mutation.entity not in CREATES:
         raise Rejected(f"{mutation.entity} records cannot be created from a device")
-    table_model, create_model, _ = _MERGED[mutation.entity]
-    data = {**mutation.fields, "id": mutation.id}
+    table_model, create_model = CREATES[mutation.entity]
+    data = {**mutation.fields}
+    if mutation.entity in ("account", "contact"):
+        data["id"] = mutation.id
     if mutation.entity == "account" and user.role == Role.rep:
         if data.setdefault("owner_id", user.id) != user.id:
             raise Rejected("a rep creates accounts for themselves")
     body = _validated(create_model, data)
     if session.get(table_model, mutation.id) is not None:
-        raise Rejected(f"a {mutation.entity} with id {mutation.id} already exists")
-    if isinstance(body, ContactCreate) and not ctx.reaches(body.account_id):
+        raise Rejected(f"this {mutation.entity} was already recorded")
+    account_id = getattr(body, "account_id", None)
+    if mutation.entity != "account" and not ctx.reaches(account_id):
         raise Rejected("this customer is not (or no longer) yours")
-    record = table_model.model_validate(body.model_dump(exclude_none=True))
+    contact_id = getattr(body, "contact_id", None)
+    if contact_id is not None and mutation.entity != "contact":
+        contact = session.get(Contact, contact_id)
+        if contact is None or contact.account_id != account_id:
+            raise Rejected("the person named is not (or no longer) a contact of this customer")
+    values = body.model_dump(exclude_none=True, exclude={"lines", "expected_gross_amount"})
+    values["id"] = mutation.id
+    if mutation.entity in AUTHOR_FIELD:
+        values[AUTHOR_FIELD[mutation.entity]] = user.id
+    if isinstance(body, QuoteCreate | OrderCommand):
+        return _priced(ctx, mutation, body, values)
+    record = table_model.model_validate(values)
     session.add(record)
     if isinstance(record, Account):
         session.add(LifecycleStageChange(account_id=record.id, to_stage=record.lifecycle_stage, changed_by=user.id))
     return MutationResult(mid=mutation.mid, status="applied", version=1)
 
 
+def _priced(
+    ctx: _Context, mutation: Mutation, body: QuoteCreate | OrderCommand, values: dict[str, Any]
+) -> MutationResult:
+    """A quote or an order, priced with the server's own current catalogue."""
+    try:
+        record, lines = priced_document(ctx.session, mutation.entity, values, body)
+    except PricingError as exc:
+        raise Rejected(str(exc)) from exc
+    total = record.gross_amount  # type: ignore[attr-defined]
+    if isinstance(body, OrderCommand) and total != body.expected_gross_amount:
+        raise Rejected(
+            f"prices changed: this order comes to {total} (minor units of {body.currency}) on the server,"
+            f" not {body.expected_gross_amount}: check it with the customer and place it again"
+        )
+    ctx.session.add(record)
+    ctx.session.flush()
+    ctx.session.add_all(lines)
+    return MutationResult(mid=mutation.mid, status="applied", version=1)
+
+
 def _update(ctx: _Context, mutation: Mutation) -> MutationResult:
     session, user = ctx.session, ctx.user
-    if mutation.entity not in _MERGED:
+    merged = mutation.entity in MERGED
+    if not merged and mutation.entity not in VERSIONED:
         raise Rejected(f"{mutation.entity} records cannot be changed from a device")
     if mutation.base_version is None:
         raise Rejected("an update needs the version it was made on (base_version)")
-    table_model, _, update_model = _MERGED[mutation.entity]
+    table_model, update_model = MERGED[mutation.entity] if merged else VERSIONED[mutation.entity]
     record = session.get(table_model, mutation.id)
     if record is None:
         raise Rejected(f"this {mutation.entity} was deleted in the meantime")
@@ -159,6 +186,14 @@ def _update(ctx: _Context, mutation: Mutation) -> MutationResult:
     changes = _validated(update_model, mutation.fields).model_dump(exclude_unset=True)
     if (blank := blank_required_field(table_model, changes)) is not None:
         raise Rejected(f"{blank} cannot be empty")
+    if not merged and record.version != mutation.base_version:
+        raise Rejected(
+            f"this {mutation.entity} changed on the server since you opened it: review it and make your change again"
+        )
+    if isinstance(record, Visit):
+        written = [f for f in REPORT_FIELDS & set(changes) if getattr(record, f) not in (None, changes[f])]
+        if written:
+            raise Rejected("this visit's report is already written: add a note to the visit instead")
     # Fields someone else changed after the version this edit was made on; this device's own
     # earlier edits (pushed, not yet pulled back) are no conflict.
     changed_elsewhere = set(

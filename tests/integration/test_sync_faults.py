@@ -316,6 +316,7 @@ def test_edits_to_an_account_reassigned_while_offline_reach_the_server_then_it_m
         "reason": "this account is no longer yours",
         "version": None,
         "conflicts": [],
+        "row": None,  # nothing of that account is hers to see any more
     }
 
 

@@ -1,0 +1,296 @@
+"""What a device may write besides accounts and contacts, checked the same way on both sides.
+
+Each schema is what a rep's change carries over the wire; the device validates it before it
+writes the row and its outbox entry, and the server validates it again before applying it.
+
+- Visits, reminders and tickets merge field by field, like accounts and contacts. A visit's
+  report (notes, outcome, next steps) is append-only: once written it is never overwritten.
+- Activities are append-only (`app.models.ActivityCreate`).
+- Quotes are version-checked: a change made on an older version than the server's is refused.
+- Orders are commands: the device sends products and quantities with the total it showed, and
+  the server prices them with its own current prices; a different total refuses the order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from pydantic import AwareDatetime, ConfigDict, model_validator
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from app.models import (
+    ID_PATTERN,
+    Account,
+    AccountCreate,
+    AccountUpdate,
+    Activity,
+    ActivityCreate,
+    Contact,
+    ContactCreate,
+    ContactUpdate,
+    Order,
+    OrderLine,
+    Product,
+    Quote,
+    QuoteLine,
+    Record,
+    Reminder,
+    TaxRate,
+    Ticket,
+    Visit,
+)
+from app.money import line_totals
+
+__all__ = [
+    "AUTHOR_FIELD",
+    "CREATES",
+    "MERGED",
+    "REPORT_FIELDS",
+    "VERSIONED",
+    "OrderCommand",
+    "PricedLine",
+    "PricingError",
+    "QuoteCreate",
+    "QuoteLineIn",
+    "QuoteUpdate",
+    "ReminderCreate",
+    "ReminderUpdate",
+    "TicketCreate",
+    "TicketUpdate",
+    "VisitCreate",
+    "VisitUpdate",
+    "price_lines",
+    "priced_document",
+]
+
+#: A visit's report: written once, never overwritten (DESIGN: reports are append-only).
+REPORT_FIELDS = frozenset({"report_notes", "outcome", "next_steps"})
+
+
+def _id() -> Any:
+    return Field(max_length=36, schema_extra={"pattern": ID_PATTERN})
+
+
+def _optional_id() -> Any:
+    return Field(default=None, max_length=36, schema_extra={"pattern": ID_PATTERN})
+
+
+class _Strict(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+
+def _ends_after_start(model: Any) -> Any:
+    starts, ends = getattr(model, "starts_at", None), getattr(model, "ends_at", None)
+    if starts is not None and ends is not None and ends < starts:
+        raise ValueError("ends_at is before starts_at")
+    return model
+
+
+class VisitCreate(_Strict):
+    account_id: str = _id()
+    contact_id: str | None = _optional_id()
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    purpose: str | None = Field(default=None, max_length=500)
+
+    _check = model_validator(mode="after")(_ends_after_start)
+
+
+class VisitUpdate(_Strict):
+    """Move, cancel, check in, or write the report."""
+
+    contact_id: str | None = _optional_id()
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    purpose: str | None = Field(default=None, max_length=500)
+    status: str | None = Field(default=None, schema_extra={"pattern": "^(planned|checked_in|done|cancelled)$"})
+    checked_in_at: AwareDatetime | None = None
+    check_in_lat: float | None = Field(default=None, ge=-90, le=90)
+    check_in_lon: float | None = Field(default=None, ge=-180, le=180)
+    report_notes: str | None = Field(default=None, max_length=10_000)
+    outcome: str | None = Field(default=None, max_length=40)
+    next_steps: str | None = Field(default=None, max_length=2000)
+
+    _check = model_validator(mode="after")(_ends_after_start)
+
+
+class ReminderCreate(_Strict):
+    account_id: str = _id()
+    contact_id: str | None = _optional_id()
+    due_at: AwareDatetime
+    reason: str = Field(min_length=1, max_length=500)
+    rule: str | None = Field(default=None, max_length=40)
+
+
+class ReminderUpdate(_Strict):
+    """Done, snoozed, or moved."""
+
+    due_at: AwareDatetime | None = None
+    reason: str | None = Field(default=None, min_length=1, max_length=500)
+    done: bool | None = None
+    done_at: AwareDatetime | None = None
+    snoozed_until: AwareDatetime | None = None
+
+
+class TicketCreate(_Strict):
+    """A complaint, a return or an after-sales request, as the customer told it to the rep."""
+
+    account_id: str = _id()
+    contact_id: str | None = _optional_id()
+    kind: str = Field(default="complaint", schema_extra={"pattern": "^(complaint|return|after_sales|question)$"})
+    subject: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=10_000)
+    priority: str = Field(default="normal", schema_extra={"pattern": "^(low|normal|high|urgent)$"})
+    opened_at: AwareDatetime
+
+
+class TicketUpdate(_Strict):
+    status: str | None = Field(default=None, schema_extra={"pattern": "^(open|in_progress|resolved|closed)$"})
+    priority: str | None = Field(default=None, schema_extra={"pattern": "^(low|normal|high|urgent)$"})
+    description: str | None = Field(default=None, max_length=10_000)
+    resolved_at: AwareDatetime | None = None
+    resolved_on_first_contact: bool | None = None
+    satisfaction: int | None = Field(default=None, ge=0, le=10)
+
+
+class QuoteLineIn(_Strict):
+    product_id: str = _id()
+    quantity: int = Field(ge=1, le=1_000_000)
+    discount_bp: int = Field(default=0, ge=0, le=10_000)
+
+
+class QuoteCreate(_Strict):
+    account_id: str = _id()
+    contact_id: str | None = _optional_id()
+    provisional_number: str = Field(min_length=1, max_length=40)
+    currency: str = Field(default="EUR", min_length=3, max_length=3)
+    valid_until: date | None = None
+    notes: str | None = Field(default=None, max_length=5000)
+    lines: list[QuoteLineIn] = Field(min_length=1, max_length=500)
+
+
+class QuoteUpdate(_Strict):
+    status: str | None = Field(default=None, schema_extra={"pattern": "^(draft|sent|accepted|refused|expired)$"})
+    valid_until: date | None = None
+    notes: str | None = Field(default=None, max_length=5000)
+    signed_by: str | None = Field(default=None, max_length=200)
+    signed_at: AwareDatetime | None = None
+
+
+class OrderCommand(_Strict):
+    """Place an order: products and quantities; the server prices it, and refuses it when its
+    total is not the one the rep showed the customer (`expected_gross_amount`)."""
+
+    account_id: str = _id()
+    contact_id: str | None = _optional_id()
+    quote_id: str | None = _optional_id()
+    ordered_at: AwareDatetime
+    currency: str = Field(default="EUR", min_length=3, max_length=3)
+    lines: list[QuoteLineIn] = Field(min_length=1, max_length=1000)
+    expected_gross_amount: int = Field(ge=0)
+
+
+class PricingError(ValueError):
+    """A line cannot be priced: a product unknown, withdrawn, or in another currency."""
+
+
+@dataclass(frozen=True, slots=True)
+class PricedLine:
+    product_id: str
+    description: str
+    quantity: int
+    unit_price_amount: int
+    discount_bp: int
+    tax_rate_bp: int
+    net_amount: int
+    tax_amount: int
+
+
+def price_lines(session: Session, lines: list[QuoteLineIn], currency: str) -> list[PricedLine]:
+    """Price lines with the list prices and VAT rates of `session`'s catalogue (the replica's on
+    the device, the server's own on the server): the same code gives the same totals."""
+    ids = [line.product_id for line in lines]
+    products = {p.id: p for p in session.exec(select(Product).where(col(Product.id).in_(ids)))}
+    rates = {r.category: r.rate_bp for r in session.exec(select(TaxRate))}
+    priced = []
+    for number, line in enumerate(lines, 1):
+        product = products.get(line.product_id)
+        if product is None or not product.active:
+            raise PricingError(f"line {number}: product {line.product_id} is no longer sold")
+        if product.currency != currency:
+            raise PricingError(f"line {number}: {product.name} is priced in {product.currency}, not {currency}")
+        if product.tax_category not in rates:
+            raise PricingError(f"line {number}: no VAT rate for the category {product.tax_category!r}")
+        totals = line_totals(
+            quantity=line.quantity,
+            unit_price_amount=product.list_price_amount,
+            discount_bp=line.discount_bp,
+            tax_rate_bp=rates[product.tax_category],
+        )
+        priced.append(
+            PricedLine(
+                product_id=product.id,
+                description=product.name,
+                quantity=line.quantity,
+                unit_price_amount=product.list_price_amount,
+                discount_bp=line.discount_bp,
+                tax_rate_bp=rates[product.tax_category],
+                net_amount=totals.net_amount,
+                tax_amount=totals.tax_amount,
+            )
+        )
+    return priced
+
+
+#: What a device may create, and the schema both sides check it against.
+CREATES: dict[str, tuple[type[Record], type[SQLModel]]] = {
+    "account": (Account, AccountCreate),
+    "contact": (Contact, ContactCreate),
+    "activity": (Activity, ActivityCreate),
+    "visit": (Visit, VisitCreate),
+    "reminder": (Reminder, ReminderCreate),
+    "ticket": (Ticket, TicketCreate),
+    "quote": (Quote, QuoteCreate),
+    "order": (Order, OrderCommand),
+}
+#: What a device may change, merged field by field against the version it was made on.
+MERGED: dict[str, tuple[type[Record], type[SQLModel]]] = {
+    "account": (Account, AccountUpdate),
+    "contact": (Contact, ContactUpdate),
+    "visit": (Visit, VisitUpdate),
+    "reminder": (Reminder, ReminderUpdate),
+    "ticket": (Ticket, TicketUpdate),
+}
+#: What a device may change only from the server's latest version.
+VERSIONED: dict[str, tuple[type[Record], type[SQLModel]]] = {"quote": (Quote, QuoteUpdate)}
+#: Who made a record: set from the signed-in user (by the server, from the token).
+AUTHOR_FIELD = {"activity": "author_id", "visit": "rep_id", "reminder": "owner_id", "quote": "created_by"}
+
+
+def priced_document(
+    session: Session, entity: str, values: dict[str, Any], body: QuoteCreate | OrderCommand
+) -> tuple[Record, list[Record]]:
+    """A quote or an order and its lines, priced with `session`'s catalogue (raises
+    PricingError). `values` are the document's own columns, its id among them."""
+    lines = price_lines(session, body.lines, body.currency)
+    net, tax = sum(x.net_amount for x in lines), sum(x.tax_amount for x in lines)
+    model: type[Record] = Quote if entity == "quote" else Order
+    line_model: type[Record] = QuoteLine if entity == "quote" else OrderLine
+    record = model.model_validate({**values, "net_amount": net, "tax_amount": tax, "gross_amount": net + tax})
+    # A line's id derives from its document's: the device's lines and the server's are the same
+    # records, so the server's upsert replaces the device's own instead of doubling it.
+    children: list[Record] = [
+        line_model.model_validate(
+            {
+                **asdict(line),
+                "id": str(uuid.uuid5(uuid.UUID(record.id), f"line-{number}")),
+                f"{entity}_id": record.id,
+                "account_id": body.account_id,
+            }
+        )
+        for number, line in enumerate(lines, 1)
+    ]
+    return record, children
