@@ -30,6 +30,7 @@ from server.demo import load_demo_data
 from server.main import create_app
 from server.migrate import upgrade
 from server.settings import ServerSettings
+from tests.faults import FaultyProxy
 
 PG_ADMIN = os.environ.get("TERRAIN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -203,6 +204,25 @@ def live_server(demo_engine: Engine, tmp_path: Path) -> Iterator[LiveServer]:
     server = start_live_server(demo_engine, tmp_path)
     yield server
     server.stop()
+
+
+class ProxiedApi(httpx.Client):
+    """The real API served by uvicorn, reached through a real TCP proxy that can cut any
+    connection at any byte (`proxy.cut_next`). Like the in-process client, `.app` is the app."""
+
+    def __init__(self, server: LiveServer, proxy: FaultyProxy) -> None:
+        # No keep-alive: every request opens its own connection, so each one meets its own fault.
+        super().__init__(base_url=proxy.url, timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
+        self.app = server.server.config.app
+        self.proxy = proxy
+
+
+@pytest.fixture
+def proxied_api(live_server: LiveServer) -> Iterator[ProxiedApi]:
+    proxy = FaultyProxy(upstream_port=int(live_server.url.rsplit(":", 1)[1])).start()
+    with ProxiedApi(live_server, proxy) as client:
+        yield client
+    proxy.stop()
 
 
 def sign_in(

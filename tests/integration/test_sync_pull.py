@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -19,7 +20,7 @@ from server.db import ServerSession
 from server.models import User
 from sync.engine import PullProgress, SyncEngine
 from sync.wire import PullPage
-from tests.conftest import sign_in
+from tests.conftest import ProxiedApi, sign_in
 
 
 def _scope_rows(server: Engine, username: str) -> dict[str, set[tuple[str, int]]]:
@@ -67,7 +68,7 @@ def _records(page: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
             yield change["entity"], change["row"]
 
 
-def _device(api: TestClient, tmp_path: Path, name: str = "device") -> SyncEngine:
+def _device(api: httpx.Client, tmp_path: Path, name: str = "device") -> SyncEngine:
     return SyncEngine(replica=open_replica(tmp_path / name), http=api)
 
 
@@ -234,8 +235,9 @@ def test_another_users_pull_cannot_see_alices_records(api: TestClient) -> None:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
-def test_a_late_commit_is_never_skipped_by_the_cursor(api: TestClient, tmp_path: Path) -> None:
+def test_a_late_commit_is_never_skipped_by_the_cursor(proxied_api: ProxiedApi, tmp_path: Path) -> None:
     """Two server transactions: the one that started first commits last; the device gets both."""
+    api = proxied_api
     device = _device(api, tmp_path)
     device.sign_in(username="alice", password="demo")
     device.sync()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
@@ -16,21 +18,24 @@ from app.replica import open_replica
 from server.db import ServerSession
 from server.models import ChangeLog, ProcessedMutation, User
 from sync.engine import SyncEngine
+from sync.errors import TransportError
 from sync.state import OutboxEntry
+from tests.conftest import ProxiedApi
+from tests.faults import Cut
 
 
-def _device(api: TestClient, tmp_path: Path, username: str, name: str | None = None) -> SyncEngine:
+def _device(api: httpx.Client, tmp_path: Path, username: str, name: str | None = None) -> SyncEngine:
     device = SyncEngine(replica=open_replica(tmp_path / (name or username)), http=api)
     device.sign_in(username=username, password="demo")
     device.sync()
     return device
 
 
-def _server(api: TestClient) -> Engine:
+def _server(api: httpx.Client) -> Engine:
     return api.app.state.engine  # type: ignore[attr-defined,no-any-return]
 
 
-def _an_account(api: TestClient, username: str) -> Account:
+def _an_account(api: httpx.Client, username: str) -> Account:
     with ServerSession(_server(api)) as session:
         owner = session.exec(select(User.id).where(User.username == username)).one()
         account = session.exec(select(Account).where(Account.owner_id == owner).order_by(Account.name)).first()
@@ -38,7 +43,7 @@ def _an_account(api: TestClient, username: str) -> Account:
     return account
 
 
-def _a_contact(api: TestClient, username: str) -> Contact:
+def _a_contact(api: httpx.Client, username: str) -> Contact:
     account = _an_account(api, username)
     with ServerSession(_server(api)) as session:
         contact = session.exec(select(Contact).where(Contact.account_id == account.id)).first()
@@ -116,7 +121,10 @@ def test_a_retried_push_is_applied_once(api: TestClient, tmp_path: Path) -> None
         assert pending_changes(session=session)["pending"] == 0
 
 
-def test_one_invalid_mutation_among_500_is_rejected_and_the_other_499_apply(api: TestClient, tmp_path: Path) -> None:
+def test_one_invalid_mutation_among_500_is_rejected_and_the_other_499_apply(
+    proxied_api: ProxiedApi, tmp_path: Path
+) -> None:
+    api = proxied_api
     device = _device(api, tmp_path, "alice")
     account = _an_account(api, "alice")
     with Session(device.replica) as session:
@@ -131,6 +139,9 @@ def test_one_invalid_mutation_among_500_is_rejected_and_the_other_499_apply(api:
         spoiled.fields = {**spoiled.fields, "kind": "telepathy"}
         session.add(spoiled)
         session.commit()
+    api.proxy.cut_next(Cut(response_bytes=60))  # the first answer is lost on the way back
+    with pytest.raises(TransportError):
+        device.push()
     report = device.push()
     assert (report.applied, report.rejected) == (499, 1)
     assert _count(_server(api), Activity, Activity.summary.like("note %")) == 499  # type: ignore[union-attr]
@@ -141,7 +152,8 @@ def test_one_invalid_mutation_among_500_is_rejected_and_the_other_499_apply(api:
     assert rejected["fields"]["summary"] == "note 249" and "kind" in rejected["reason"]
 
 
-def test_two_devices_editing_different_fields_of_a_contact_both_win(api: TestClient, tmp_path: Path) -> None:
+def test_two_devices_editing_different_fields_of_a_contact_both_win(proxied_api: ProxiedApi, tmp_path: Path) -> None:
+    api = proxied_api
     contact = _a_contact(api, "alice")
     phone, laptop = _device(api, tmp_path, "alice", "phone"), _device(api, tmp_path, "alice", "laptop")
     with Session(phone.replica) as session:
@@ -161,7 +173,8 @@ def test_two_devices_editing_different_fields_of_a_contact_both_win(api: TestCli
             assert pending_changes(session=session)["conflicts"] == []
 
 
-def test_two_devices_editing_the_same_field_give_one_visible_conflict(api: TestClient, tmp_path: Path) -> None:
+def test_two_devices_editing_the_same_field_give_one_visible_conflict(proxied_api: ProxiedApi, tmp_path: Path) -> None:
+    api = proxied_api
     contact = _a_contact(api, "alice")
     phone, laptop = _device(api, tmp_path, "alice", "phone"), _device(api, tmp_path, "alice", "laptop")
     with Session(phone.replica) as session:
@@ -169,6 +182,9 @@ def test_two_devices_editing_the_same_field_give_one_visible_conflict(api: TestC
     with Session(laptop.replica) as session:
         edit_contact(session=session, contact_id=contact.id, changes={"role": "Directrice des achats"})
     phone.sync()
+    api.proxy.cut_next(Cut(response_bytes=0))  # the laptop's push goes through, its answer does not
+    with pytest.raises(TransportError):
+        laptop.sync()
     laptop.sync()
     with Session(laptop.replica) as session:
         [conflict] = pending_changes(session=session)["conflicts"]
