@@ -13,7 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from app.models import Account, Activity, Contact, Invoice, Order, OrderLine, Ticket, Visit
+from app.models import Account, Activity, Contact, Invoice, Order, OrderLine, Product, Ticket, Visit
+from app.search import search_index
 
 __all__ = [
     "AccountSummary",
@@ -24,6 +25,7 @@ __all__ = [
     "customer_card",
     "find_account",
     "search_accounts",
+    "search_products",
 ]
 
 
@@ -109,20 +111,24 @@ class CustomerCard:
 
 
 def search_accounts(*, session: Session, query: str = "", limit: int = 50) -> list[AccountSummary]:
-    """Accounts whose name, town or postcode contains `query` (case-insensitive), by name."""
-    statement = select(Account)
-    text = query.strip()
-    if text:
-        pattern = f"%{text}%"
-        statement = statement.where(
-            sa.or_(
-                col(Account.name).ilike(pattern),
-                col(Account.billing_city).ilike(pattern),
-                col(Account.billing_postcode).ilike(f"{text}%"),
-            )
-        )
-    rows = session.exec(statement.order_by(col(Account.name)).limit(limit)).all()
+    """Accounts matching every typed word as a prefix (any case, any accents) in their name, town,
+    postcode, SIREN or e-mail, or in one of their contacts' names, e-mails or roles; best first.
+    With nothing typed: every account, by name."""
+    if not query.strip():
+        rows = session.exec(select(Account).order_by(col(Account.name)).limit(limit)).all()
+    else:
+        hits = search_index(session.connection(), query, kinds=("account", "contact"), limit=limit * 4)
+        ranked = list(dict.fromkeys(hit.account_id for hit in hits if hit.account_id))[:limit]
+        found = {a.id: a for a in session.exec(select(Account).where(col(Account.id).in_(ranked)))}
+        rows = [found[i] for i in ranked if i in found]
     return [AccountSummary(a.id, a.name, a.billing_city, a.billing_postcode, a.lifecycle_stage) for a in rows]
+
+
+def search_products(*, session: Session, query: str, limit: int = 50) -> list[Product]:
+    """Products matching every typed word as a prefix in their name, reference or category."""
+    hits = search_index(session.connection(), query, kinds=("product",), limit=limit)
+    found = {p.id: p for p in session.exec(select(Product).where(col(Product.id).in_([h.ref_id for h in hits])))}
+    return [found[h.ref_id] for h in hits if h.ref_id in found]
 
 
 def find_account(*, session: Session, query: str) -> Account | None:

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from app.models import ENTITIES
+from app.search import ensure_search_index
 from app.sqlite import sqlite_engine
 
 __all__ = ["default_data_dir", "entity_tables", "open_replica"]
@@ -33,4 +34,5 @@ def open_replica(data_dir: Path) -> Engine:
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = sqlite_engine(f"sqlite:///{data_dir / REPLICA_FILE}", foreign_keys=False)
     SQLModel.metadata.create_all(engine, tables=entity_tables())
+    ensure_search_index(engine)
     return engine
