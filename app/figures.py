@@ -1,0 +1,186 @@
+"""The figures a sales manager lives by, as pure functions over plain facts (no database here):
+the device computes them over the rep's book, the server over a team's.
+
+Definitions (the README repeats them):
+
+- An account is *active* at day D when it has an order in the 365 days before D: ordered on a
+  day in [D - 365, D - 1].
+- *Churn rate* over [A, B]: the share of the accounts active at A that are not active at B.
+  *Acquisition rate*: the accounts active at B whose first order falls in (A, B], over the
+  accounts active at A. Both are None when no account is active at A.
+- *RFM* as of D, over the accounts with at least one order in the 365 days before D: recency =
+  days from the last such order to D; frequency = those orders; monetary = their net revenue.
+  Each gets a score from 1 to 5 by quintile among those accounts: for frequency and monetary,
+  ceil(5 x (accounts with a value <= this one) / n); for recency, where fewer days is better,
+  ceil(5 x (accounts with a value >= this one) / n). Equal values share a score.
+- *Close rate*: opportunities won / (won + lost), among those closed in the period.
+  *Sales-cycle length*: the median number of days from creation to won, among those won in it.
+- *NPS*: % of promoters (9-10) minus % of detractors (0-6), rounded half away from zero.
+  *CES*: the mean score. *First-contact resolution*: tickets resolved on first contact over
+  tickets resolved, in the period.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from app.money import round_div
+
+__all__ = [
+    "OrderFact",
+    "Rfm",
+    "acquisition_rate",
+    "ces",
+    "active_accounts",
+    "churn_rate",
+    "close_rate",
+    "first_contact_resolution",
+    "nps",
+    "rfm",
+    "rfm_segment",
+    "sales_cycle_days",
+]
+
+WINDOW = timedelta(days=365)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFact:
+    account_id: str
+    ordered_on: date
+    net_amount: int
+
+
+def active_accounts(orders: Iterable[OrderFact], day: date) -> set[str]:
+    start = day - WINDOW
+    return {o.account_id for o in orders if start <= o.ordered_on < day}
+
+
+def churn_rate(orders: Iterable[OrderFact], start: date, end: date) -> float | None:
+    facts = list(orders)
+    before = active_accounts(facts, start)
+    if not before:
+        return None
+    return len(before - active_accounts(facts, end)) / len(before)
+
+
+def acquisition_rate(orders: Iterable[OrderFact], start: date, end: date) -> float | None:
+    facts = list(orders)
+    before = active_accounts(facts, start)
+    if not before:
+        return None
+    first: dict[str, date] = {}
+    for o in facts:
+        if o.account_id not in first or o.ordered_on < first[o.account_id]:
+            first[o.account_id] = o.ordered_on
+    # Acquired in (A, B]: a first order on day A itself counts for the period before.
+    acquired = {a for a in active_accounts(facts, end) if start < first[a] <= end}
+    return len(acquired) / len(before)
+
+
+@dataclass(frozen=True, slots=True)
+class Rfm:
+    recency_days: int
+    frequency: int
+    monetary: int
+    r: int
+    f: int
+    m: int
+
+    @property
+    def segment(self) -> str:
+        return rfm_segment(self.r, self.f, self.m)
+
+
+def _scores(values: dict[str, int], *, lower_is_better: bool) -> dict[str, int]:
+    n = len(values)
+    ordered = sorted(values.values())
+    out = {}
+    for key, value in values.items():
+        if lower_is_better:
+            count = n - _count_below(ordered, value)  # values >= this one
+        else:
+            count = _count_below(ordered, value + 1)  # values <= this one (integers)
+        out[key] = math.ceil(5 * count / n)
+    return out
+
+
+def _count_below(ordered: list[int], bound: int) -> int:
+    """How many values are < bound."""
+    return bisect.bisect_left(ordered, bound)
+
+
+def rfm(orders: Iterable[OrderFact], day: date) -> dict[str, Rfm]:
+    start = day - WINDOW
+    last: dict[str, date] = {}
+    count: dict[str, int] = defaultdict(int)
+    revenue: dict[str, int] = defaultdict(int)
+    for o in orders:
+        if start <= o.ordered_on < day:
+            count[o.account_id] += 1
+            revenue[o.account_id] += o.net_amount
+            if o.account_id not in last or o.ordered_on > last[o.account_id]:
+                last[o.account_id] = o.ordered_on
+    if not count:
+        return {}
+    recency = {a: (day - d).days for a, d in last.items()}
+    r = _scores(recency, lower_is_better=True)
+    f = _scores(dict(count), lower_is_better=False)
+    m = _scores(dict(revenue), lower_is_better=False)
+    return {a: Rfm(recency[a], count[a], revenue[a], r[a], f[a], m[a]) for a in count}
+
+
+def rfm_segment(r: int, f: int, m: int) -> str:
+    """A name for a score triple, checked in this order."""
+    if r >= 4 and f >= 4 and m >= 4:
+        return "champions"
+    if r >= 3 and f >= 4:
+        return "loyal"
+    if r >= 4 and f <= 2:
+        return "new"
+    if r <= 2 and f >= 4:
+        return "at_risk"
+    if r <= 2 and f <= 2:
+        return "hibernating"
+    return "potential"
+
+
+def close_rate(outcomes: Iterable[tuple[str, date]], start: date, end: date) -> float | None:
+    """`outcomes`: (stage, closed on) of opportunities; won / (won + lost) closed in [start, end]."""
+    won = lost = 0
+    for stage, closed_on in outcomes:
+        if start <= closed_on <= end:
+            won += stage == "won"
+            lost += stage == "lost"
+    return None if won + lost == 0 else won / (won + lost)
+
+
+def sales_cycle_days(won: Iterable[tuple[date, date]], start: date, end: date) -> float | None:
+    """`won`: (created on, won on) of won opportunities; the median days, among those won in [start, end]."""
+    days = [(closed - created).days for created, closed in won if start <= closed <= end]
+    return statistics.median(days) if days else None
+
+
+def nps(scores: Iterable[int]) -> int | None:
+    values = list(scores)
+    if not values:
+        return None
+    promoters = sum(1 for s in values if s >= 9)
+    detractors = sum(1 for s in values if s <= 6)
+    return round_div(100 * (promoters - detractors), len(values))
+
+
+def ces(scores: Iterable[int]) -> float | None:
+    values = list(scores)
+    return statistics.fmean(values) if values else None
+
+
+def first_contact_resolution(resolved_on_first_contact: Iterable[bool]) -> float | None:
+    values = list(resolved_on_first_contact)
+    return None if not values else sum(values) / len(values)
