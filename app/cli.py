@@ -164,7 +164,37 @@ def build_parser() -> argparse.ArgumentParser:
     card.add_argument("--json", action="store_true")
     card.add_argument("--as-of", type=date.fromisoformat, default=None, help="the day overdue amounts are counted at")
     card.set_defaults(handler=_card)
+
+    figures = commands.add_parser("figures", help="the figures of this device's book over a period")
+    figures.add_argument("--data-dir", default=argparse.SUPPRESS)
+    figures.add_argument("--from", dest="start", type=date.fromisoformat, required=True, help="first day, YYYY-MM-DD")
+    figures.add_argument("--to", dest="end", type=date.fromisoformat, required=True, help="last day, YYYY-MM-DD")
+    figures.add_argument("--json", action="store_true")
+    figures.set_defaults(handler=_figures)
     return parser
+
+
+def _figures(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from app.dashboard import book_figures
+    from app.replica import open_replica
+
+    replica = open_replica(_data_dir(args))
+    try:
+        with Session(replica) as session:
+            result = book_figures(session=session, start=args.start, end=args.end)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        replica.dispose()
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        for name, value in result.items():
+            print(f"{name}: {value}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

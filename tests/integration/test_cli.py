@@ -149,3 +149,34 @@ def test_terrain_server_migrates_adds_users_and_serves(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_the_devices_figures_equal_the_servers_for_the_same_book(live_server: LiveServer, tmp_path: Path) -> None:
+    import httpx
+
+    from tests.conftest import sign_in
+
+    device = tmp_path / "device"
+    synced = terrain(
+        "sync", "--server", live_server.url, "--user", "alice", "--password-stdin", data_dir=device, stdin="demo\n"
+    )
+    assert synced.returncode == 0, synced.stderr
+    period = {"from": "2025-11-19", "to": "2026-11-18"}
+    on_device = terrain("figures", "--from", period["from"], "--to", period["to"], "--json", data_dir=device)
+    assert on_device.returncode == 0, on_device.stderr
+    mine = json.loads(on_device.stdout)
+    with httpx.Client(base_url=live_server.url) as client:
+        alice = client.get("/api/v1/figures", params=period, headers=sign_in(client, "alice"))
+        team = client.get("/api/v1/figures", params=period, headers=sign_in(client, "manon"))
+        backwards = client.get(
+            "/api/v1/figures", params={"from": period["to"], "to": period["from"]}, headers=sign_in(client, "alice")
+        )
+        anonymous = client.get("/api/v1/figures", params=period)
+    assert alice.status_code == 200 and alice.json() == mine
+    # The demo book has a year of everything: each figure is a number, not "no data".
+    assert all(mine[name] is not None for name in ("churn_rate", "close_rate", "nps", "first_contact_resolution"))
+    assert mine["orders"] > 0 and mine["active_at_end"] > 0 and sum(mine["rfm_segments"].values()) > 0
+    # The manager's book is the team's: alice's accounts and more.
+    assert team.status_code == 200 and team.json()["orders"] > mine["orders"]
+    assert backwards.status_code == 422 and "ends before it starts" in backwards.text
+    assert anonymous.status_code == 401
