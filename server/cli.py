@@ -7,6 +7,7 @@ import getpass
 import sys
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -111,6 +112,23 @@ def _compact(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from server.db import ServerSession
+    from server.imports import import_accounts, import_orders
+
+    run = import_accounts if args.kind == "accounts" else import_orders
+    with ServerSession(_engine()) as session:
+        report = run(session=session, path=Path(args.file), skip_bad_rows=args.skip_bad_rows)
+    for line in report.lines():
+        print(line, file=sys.stderr)
+    if not report.imported:
+        print(f"nothing imported: {len(report.bad_rows)} bad rows (fix them, or pass --skip-bad-rows)", file=sys.stderr)
+        return 1
+    skipped = f", {len(report.bad_rows)} bad rows left out" if report.bad_rows else ""
+    print(f"{args.kind}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged{skipped}")
+    return 0
+
+
 def _date(text: str) -> date:
     return date.fromisoformat(text)
 
@@ -146,6 +164,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compact.add_argument("--older-than-days", type=int, default=30)
     compact.set_defaults(handler=_compact)
+
+    imports = commands.add_parser("import", help="import accounts or orders from the ERP's CSV export")
+    imports.add_argument("kind", choices=("accounts", "orders"))
+    imports.add_argument("file")
+    imports.add_argument(
+        "--skip-bad-rows",
+        action="store_true",
+        help="import the good rows and report the bad ones (default: all or nothing)",
+    )
+    imports.set_defaults(handler=_import)
 
     demo = commands.add_parser("demo-data", help="fill an empty database with the demo company")
     demo.add_argument("--seed", type=int, default=42)
