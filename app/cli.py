@@ -96,9 +96,12 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _card(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     from sqlmodel import Session
 
     from app.card import card_as_json, customer_card, find_account
+    from app.dashboard import book_rfm
     from app.replica import open_replica
 
     engine = open_replica(_data_dir(args))
@@ -108,11 +111,15 @@ def _card(args: argparse.Namespace) -> int:
             if account is None:
                 print(f"no account matches {args.query!r} on this device", file=sys.stderr)
                 return 1
-            card = customer_card(session=session, account_id=account.id, today=args.as_of or date.today())
+            day = args.as_of or date.today()
+            card = customer_card(session=session, account_id=account.id, today=day)
+            scores = book_rfm(session=session, day=day).get(account.id)
     finally:
         engine.dispose()
     assert card is not None
     data = card_as_json(card)
+    # Recency, frequency and net revenue of the 365 days before the day, scored among the book.
+    data["rfm"] = None if scores is None else {**asdict(scores), "segment": scores.segment, "as_of": day.isoformat()}
     if args.json:
         _print_json(data)
     else:

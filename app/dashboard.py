@@ -11,7 +11,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from app.figures import (
+    WINDOW,
     OrderFact,
+    Rfm,
     acquisition_rate,
     active_accounts,
     ces,
@@ -24,7 +26,7 @@ from app.figures import (
 )
 from app.models import Account, Opportunity, Order, SurveyResponse, Ticket
 
-__all__ = ["book_figures"]
+__all__ = ["book_figures", "book_rfm"]
 
 
 def _day(moment: datetime) -> date:
@@ -93,3 +95,12 @@ def book_figures(*, session: Session, start: date, end: date, scope: Any = None)
         ),
         "rfm_segments": dict(sorted(Counter(s.segment for s in scores.values()).items())),
     }
+
+
+def book_rfm(*, session: Session, day: date) -> dict[str, Rfm]:
+    """RFM values and scores as of `day` of every account in the database with an order in the
+    365 days before it (the scores rank each account among those)."""
+    window = select(Order.account_id, Order.ordered_at, Order.net_amount).where(
+        Order.status != "cancelled", Order.ordered_at >= _edge(day - WINDOW), Order.ordered_at < _edge(day)
+    )
+    return rfm((OrderFact(a, _day(at), net) for a, at, net in session.exec(window)), day)

@@ -33,6 +33,7 @@ from datetime import date, timedelta
 from app.money import round_div
 
 __all__ = [
+    "WINDOW",
     "OrderFact",
     "Rfm",
     "acquisition_rate",

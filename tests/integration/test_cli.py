@@ -180,3 +180,30 @@ def test_the_devices_figures_equal_the_servers_for_the_same_book(live_server: Li
     assert team.status_code == 200 and team.json()["orders"] > mine["orders"]
     assert backwards.status_code == 422 and "ends before it starts" in backwards.text
     assert anonymous.status_code == 401
+
+    # The card's RFM ranks the account among the rep's book: the same from the server's orders.
+    from datetime import UTC, date
+
+    from app.figures import OrderFact, rfm
+
+    account = _first_account(live_server, "alice")
+    card = json.loads(terrain("card", account.id, "--json", "--as-of", "2026-11-18", data_dir=device).stdout)
+    with Session(live_server.engine) as session:
+        alice_id = session.exec(select(User.id).where(User.username == "alice")).one()
+        facts = [
+            OrderFact(o.account_id, o.ordered_at.astimezone(UTC).date(), o.net_amount)
+            for o in session.exec(
+                select(Order).join(Account).where(Account.owner_id == alice_id, Order.status != "cancelled")
+            )
+        ]
+    expected = rfm(facts, date(2026, 11, 18))[account.id]
+    assert card["rfm"] == {
+        "recency_days": expected.recency_days,
+        "frequency": expected.frequency,
+        "monetary": expected.monetary,
+        "r": expected.r,
+        "f": expected.f,
+        "m": expected.m,
+        "segment": expected.segment,
+        "as_of": "2026-11-18",
+    }
