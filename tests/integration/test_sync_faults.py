@@ -320,7 +320,7 @@ def test_edits_to_an_account_reassigned_while_offline_reach_the_server_then_it_m
     }
 
 
-def _run_killed_device(data_dir: Path, url: str, username: str, pattern: str, count: int) -> None:
+def _run_killed_device(data_dir: Path, url: str, username: str, pattern: str, count: int) -> int:
     """Sync in another process, killed (SIGKILL) right after the `count`-th statement matching `pattern`."""
     import signal
     import subprocess
@@ -334,6 +334,8 @@ def _run_killed_device(data_dir: Path, url: str, username: str, pattern: str, co
         timeout=120,
     )
     assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    applied = [int(line.split()[1]) for line in child.stderr.splitlines() if line.startswith("applied ")]
+    return applied[-1] if applied else 0
 
 
 def _integrity(replica: Engine) -> str:
@@ -347,13 +349,15 @@ def test_an_app_killed_mid_pull_page_and_mid_push_loses_nothing_and_half_applies
     from tests.integration.test_sync_pull import _replica_rows, _scope_rows
 
     data_dir = tmp_path / "alice"
-    # Killed inside the transaction of the third page of its first pull (pages of 100), after
-    # 50 of that page's rows were written.
-    _run_killed_device(data_dir, proxy.url, "alice", "ON CONFLICT", 250)
+    # Killed inside the transaction of a page of its first pull (pages of 100), right after the
+    # 50th order of the pull was written.
+    committed = _run_killed_device(data_dir, proxy.url, "alice", 'INSERT INTO "order"', 50)
     replica = open_replica(data_dir)
     assert _integrity(replica) == "ok"
     rows = _replica_rows(replica)
-    assert sum(len(ids) for ids in rows.values()) == 200  # pages 1 and 2, nothing of page 3
+    assert committed > 0 and committed % 100 == 0  # some whole pages...
+    assert sum(len(ids) for ids in rows.values()) == committed  # ...and nothing of the one it died in
+    assert len(rows["order"]) < 50
     with Session(replica) as session:
         assert read_state(session).get("cursor") is None  # the pull is not done: it starts again
     device = SyncEngine(
@@ -373,7 +377,7 @@ def test_an_app_killed_mid_pull_page_and_mid_push_loses_nothing_and_half_applies
                 fields={"account_id": account.id, "occurred_at": "2026-11-21T09:00:00Z", "summary": f"tué {number}"},
             )
     replica.dispose()
-    _run_killed_device(data_dir, proxy.url, "alice", "DELETE FROM outbox", 2)
+    assert _run_killed_device(data_dir, proxy.url, "alice", "DELETE FROM outbox", 2) == 0
     assert _integrity(replica) == "ok"
     with Session(replica) as session:
         assert pending_changes(session=session)["pending"] == 5  # no answer was recorded: all still queued
