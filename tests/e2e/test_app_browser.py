@@ -79,15 +79,24 @@ def _known_order(live_server: LiveServer) -> tuple[Account, Order]:
 
 
 def _wait_text(locator: Any, expected: str, seconds: float = 45) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if locator.count() and expected in (locator.first.text_content() or ""):
-            return
+        try:
+            # Bounded: a renderer busy for a moment delays a read instead of blocking it for good.
+            if expected in (locator.first.text_content(timeout=2_000) or ""):
+                return
+        except PlaywrightTimeout:
+            pass
         time.sleep(0.2)
     shot = Path(os.environ.get("TERRAIN_E2E_SHOTS", "/tmp")) / f"e2e-failure-{int(time.time())}.png"
     locator.page.screenshot(path=str(shot))
     shot.with_suffix(".html").write_text(locator.page.content())
-    seen = locator.first.text_content() if locator.count() else None
+    try:
+        seen = locator.first.text_content(timeout=2_000)
+    except PlaywrightTimeout:
+        seen = None
     raise AssertionError(f"{expected!r} never showed; saw {seen!r} (screenshot: {shot})")
 
 
