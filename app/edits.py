@@ -14,12 +14,8 @@ from app.ids import new_id
 from app.models import (
     ENTITIES,
     Account,
-    AccountUpdate,
     Activity,
-    ActivityCreate,
     Contact,
-    ContactCreate,
-    ContactUpdate,
     Record,
     Visit,
     blank_required_field,
@@ -90,30 +86,17 @@ def _update(
 
 
 def edit_account(*, session: Session, account_id: str, changes: dict[str, Any]) -> Account:
-    account: Account = _update(session, Account, AccountUpdate, account_id, changes)
+    account: Account = update_record(session=session, entity="account", record_id=account_id, changes=changes)  # type: ignore[assignment]
     return account
 
 
 def edit_contact(*, session: Session, contact_id: str, changes: dict[str, Any]) -> Contact:
-    contact: Contact = _update(session, Contact, ContactUpdate, contact_id, changes)
+    contact: Contact = update_record(session=session, entity="contact", record_id=contact_id, changes=changes)  # type: ignore[assignment]
     return contact
 
 
 def add_contact(*, session: Session, fields: dict[str, Any]) -> Contact:
-    body = _validated(ContactCreate, fields)
-    if session.get(Account, body.account_id) is None:
-        raise InvalidEdit(f"no account {body.account_id} on this device")
-    contact = Contact.model_validate({**body.model_dump(exclude_none=True), "id": body.id or new_id()})
-    session.add(contact)
-    queue_mutation(
-        session,
-        entity="contact",
-        record_id=contact.id,
-        op="create",
-        fields=body.model_dump(mode="json", exclude_none=True, exclude={"id"}),
-    )
-    session.commit()
-    session.refresh(contact)
+    contact: Contact = create_record(session=session, entity="contact", fields=fields)  # type: ignore[assignment]
     return contact
 
 
@@ -130,14 +113,7 @@ def delete_contact(*, session: Session, contact_id: str) -> None:
 
 
 def log_activity(*, session: Session, fields: dict[str, Any], author_id: str | None = None) -> Activity:
-    body = _validated(ActivityCreate, fields)
-    if session.get(Account, body.account_id) is None:
-        raise InvalidEdit(f"no account {body.account_id} on this device")
-    activity = Activity(id=new_id(), author_id=author_id, **body.model_dump())
-    session.add(activity)
-    queue_mutation(session, entity="activity", record_id=activity.id, op="create", fields=body.model_dump(mode="json"))
-    session.commit()
-    session.refresh(activity)
+    activity: Activity = create_record(session=session, entity="activity", fields=fields, author_id=author_id)  # type: ignore[assignment]
     return activity
 
 
@@ -233,12 +209,6 @@ def _rejected_entry(session: Session, mid: int) -> OutboxEntry:
     return entry
 
 
-_EDITABLE: dict[str, tuple[type[Record], type[SQLModel]]] = {
-    "account": (Account, AccountUpdate),
-    "contact": (Contact, ContactUpdate),
-}
-
-
 def dismiss_rejected(*, session: Session, mid: int) -> None:
     """Drop a change the server refused. A record created here that the server never took goes
     with it; an edit's record already shows the server's values."""
@@ -255,10 +225,9 @@ def resend_rejected(*, session: Session, mid: int, fields: dict[str, Any] | None
     """Send a refused change again, as it was or as the rep corrected it, as a new change."""
     entry = _rejected_entry(session, mid)
     values = entry.fields if fields is None else fields
-    if entry.op == "update" and entry.entity in _EDITABLE:
+    if entry.op == "update" and entry.entity in MERGED | VERSIONED:
         session.delete(entry)
-        model, update_model = _EDITABLE[entry.entity]
-        _update(session, model, update_model, entry.record_id, values)
+        update_record(session=session, entity=entry.entity, record_id=entry.record_id, changes=values)
         return
     if entry.op == "create" and entry.entity in CREATES:
         body = _validated(CREATES[entry.entity][1], values)
@@ -286,5 +255,9 @@ def resolve_conflict(*, session: Session, conflict_id: int, keep: str) -> None:
     if keep == "server":
         session.commit()
         return
-    model, update_model = _EDITABLE[conflict.entity]
-    _update(session, model, update_model, conflict.record_id, {conflict.field: conflict.device_value})
+    update_record(
+        session=session,
+        entity=conflict.entity,
+        record_id=conflict.record_id,
+        changes={conflict.field: conflict.device_value},
+    )

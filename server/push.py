@@ -42,7 +42,7 @@ from app.mutations import (
 from server.db import DEVICE, savepoint
 from server.models import ChangeLog, FieldChange, ProcessedMutation, Role, User
 from server.pull import wire_row
-from server.scope import get_account_in_scope, scope_owner_ids
+from server.scope import scope_owner_ids
 from sync.wire import FieldConflict, Mutation, MutationResult, PushRequest, PushResponse
 
 __all__ = ["apply_push"]
@@ -83,6 +83,12 @@ class _Context:
             self._owners = scope_owner_ids(self.session, self.user)
         return self._owners  # type: ignore[return-value]
 
+    def in_scope(self, account_id: str) -> bool:
+        """Whether the account is in the user's scope now (the owners are read once per push)."""
+        account = self.session.get(Account, account_id)
+        owners = self.owners()
+        return account is not None and (owners is None or account.owner_id in owners)
+
     def reaches(self, account_id: str | None) -> bool:
         """Whether the user may change records of this account.
 
@@ -93,7 +99,7 @@ class _Context:
         """
         if not account_id:
             return False
-        if get_account_in_scope(self.session, self.user, account_id) is not None:
+        if self.in_scope(account_id):
             return True
         owners = self.owners()
         if self.pulled_through is None or owners is None:
@@ -273,7 +279,7 @@ def _current_row(ctx: _Context, mutation: Mutation) -> dict[str, Any] | None:
     if record is None:
         return None
     account_id = getattr(record, "account_id", None) or (record.id if mutation.entity == "account" else None)
-    if account_id is not None and get_account_in_scope(ctx.session, ctx.user, account_id) is None:
+    if account_id is not None and not ctx.in_scope(account_id):
         return None
     return wire_row(ctx.session.connection(), mutation.entity, record.id)
 
