@@ -1,19 +1,55 @@
 """The customer card and the accounts list, read from the replica.
 
-`customer_card` gathers what a rep needs before a visit: who the customer is, the people,
-what they bought, what they owe, and what was said lately.
+`customer_card` gathers everything a rep needs before a visit, section by section: who the
+customer is and how it came, the people, what it bought and when, what it owes and how it pays,
+every exchange, its complaints, its campaign and survey answers, the competition, the deals
+under way, and the pre-visit brief built from all of it (`app.brief`).
+
+The card of an account with thousands of orders is built in a few milliseconds: every read is
+one indexed query through SQLAlchemy Core (no ORM objects), and sums are made by the database.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
-from app.models import Account, Activity, Contact, Invoice, Order, OrderLine, Product, Ticket, Visit
+from app.brief import (
+    BriefFacts,
+    BriefPoint,
+    OpenTicketFact,
+    ProductHistory,
+    Suggestion,
+    next_birthday,
+    pre_visit_brief,
+)
+from app.figures import Rfm
+from app.models import (
+    Account,
+    Activity,
+    Campaign,
+    CampaignResponse,
+    Contact,
+    Invoice,
+    LifecycleStageChange,
+    Opportunity,
+    Order,
+    OrderLine,
+    Payment,
+    Product,
+    Quote,
+    Reminder,
+    SurveyResponse,
+    Ticket,
+    Visit,
+    table_of,
+)
 from app.search import search_index
 
 __all__ = [
@@ -24,9 +60,20 @@ __all__ = [
     "card_as_json",
     "customer_card",
     "find_account",
+    "month_starts",
     "search_accounts",
     "search_products",
 ]
+
+#: How many months the revenue chart covers, this one included.
+CHART_MONTHS = 24
+RECENT_ORDERS = 50
+TIMELINE_ITEMS = 40
+#: Next-best products: the account's best products looked up, the similar accounts kept.
+SEED_PRODUCTS = 5
+NEIGHBOURS = 20
+OPEN_QUOTE_STATUSES = ("draft", "sent", "accepted")
+OPEN_OPPORTUNITY_STAGES_EXCLUDED = ("won", "lost")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +97,7 @@ class OrderSummary:
     id: str
     number: str | None
     ordered_at: datetime
+    status: str
     net_amount: int
     gross_amount: int
     currency: str
@@ -73,6 +121,16 @@ class InvoiceLine:
 
 
 @dataclass(frozen=True, slots=True)
+class PaymentLine:
+    paid_on: date
+    amount: int
+    currency: str
+    method: str
+    invoice_number: str
+    days_late: int
+
+
+@dataclass(frozen=True, slots=True)
 class ContactLine:
     id: str
     name: str
@@ -81,33 +139,138 @@ class ContactLine:
     phone: str | None
     mobile: str | None
     preferred_channel: str | None
+    responsiveness: str | None
     is_primary: bool
     birthday: date | None
+    next_birthday: date | None
+    family: str | None
     hobbies: str | None
+    associations: str | None
+    social_profiles: dict[str, str]
+    consent: dict[str, bool]
 
 
 @dataclass(frozen=True, slots=True)
-class ActivityLine:
+class StageChange:
+    from_stage: str | None
+    to_stage: str
+    changed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineItem:
+    """One exchange with the customer: an activity (call, e-mail, meeting, SMS, note) or a visit."""
+
     occurred_at: datetime
     kind: str
+    direction: str | None
     subject: str | None
     summary: str | None
 
 
 @dataclass(frozen=True, slots=True)
+class TicketLine:
+    kind: str
+    subject: str
+    status: str
+    priority: str
+    opened_at: datetime
+    resolved_at: datetime | None
+    resolved_on_first_contact: bool
+    satisfaction: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignAnswer:
+    campaign: str
+    responded_at: datetime
+    response: str
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyAnswer:
+    kind: str
+    score: int
+    answered_at: datetime
+    comment: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OpportunityLine:
+    name: str
+    stage: str
+    amount: int
+    currency: str
+    probability_pct: int
+    expected_close: date | None
+    closed_at: datetime | None
+    lost_reason: str | None
+    competitor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteSummary:
+    id: str
+    number: str
+    status: str
+    valid_until: date | None
+    gross_amount: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderLine:
+    due_at: datetime
+    reason: str
+    rule: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MonthRevenue:
+    month: date  # its first day
+    net_amount: int
+    orders: int
+
+
+@dataclass(frozen=True, slots=True)
 class CustomerCard:
     account: dict[str, Any]
-    contacts: list[ContactLine]
-    orders: list[OrderSummary]
-    open_invoices: list[InvoiceLine]
-    activities: list[ActivityLine]
-    open_tickets: list[dict[str, Any]]
-    next_visit: datetime | None
     currency: str
+    brief: list[BriefPoint]
+    rfm: Rfm | None
+    stage_history: list[StageChange]
+    contacts: list[ContactLine]
+    # Purchases
+    order_count: int
+    last_order_at: datetime | None
     revenue_12_months: int
-    overdue_amount: int
+    revenue_by_month: list[MonthRevenue]  # CHART_MONTHS months, the oldest first, this one last
+    year_to_date: int
+    last_year_to_date: int
+    top_products: list[ProductHistory]
+    orders: list[OrderSummary]
+    # Payments
+    open_invoices: list[InvoiceLine]
     open_amount: int
-    order_count: int = field(default=0)
+    overdue_amount: int
+    average_days_late: float | None
+    payments: list[PaymentLine]
+    # Exchanges, complaints, campaigns and surveys
+    timeline: list[TimelineItem]
+    tickets: list[TicketLine]
+    campaign_answers: list[CampaignAnswer]
+    survey_answers: list[SurveyAnswer]
+    # Competition and deals
+    lost_reasons: list[str]
+    opportunities: list[OpportunityLine]
+    open_quotes: list[QuoteSummary]
+    reminders: list[ReminderLine]
+    next_visit: datetime | None
+    suggestions: list[Suggestion] = field(default_factory=list)
+
+    @property
+    def open_tickets(self) -> list[TicketLine]:
+        return [t for t in self.tickets if t.status != "resolved"]
 
 
 def search_accounts(*, session: Session, query: str = "", limit: int = 50) -> list[AccountSummary]:
@@ -143,105 +306,15 @@ def find_account(*, session: Session, query: str) -> Account | None:
     return partial[0] if len(partial) == 1 else None
 
 
-def customer_card(*, session: Session, account_id: str, today: date, order_limit: int = 50) -> CustomerCard | None:
-    account = session.get(Account, account_id)
-    if account is None:
-        return None
-    contacts = session.exec(
-        select(Contact)
-        .where(Contact.account_id == account_id)
-        .order_by(col(Contact.is_primary).desc(), col(Contact.last_name))
-    ).all()
-    orders = session.exec(
-        select(Order).where(Order.account_id == account_id).order_by(col(Order.ordered_at).desc()).limit(order_limit)
-    ).all()
-    lines_by_order: dict[str, list[OrderLineSummary]] = {}
-    if orders:
-        for line in session.exec(select(OrderLine).where(col(OrderLine.order_id).in_([o.id for o in orders]))):
-            lines_by_order.setdefault(line.order_id, []).append(
-                OrderLineSummary(line.description, line.quantity, line.net_amount)
-            )
-    invoices = session.exec(
-        select(Invoice).where(Invoice.account_id == account_id, Invoice.status == "open").order_by(col(Invoice.due_on))
-    ).all()
-    open_invoices = [
-        InvoiceLine(
-            i.id,
-            i.number,
-            i.issued_on,
-            i.due_on,
-            i.gross_amount,
-            i.gross_amount - i.paid_amount,
-            i.currency,
-            max(0, (today - i.due_on).days),
-        )
-        for i in invoices
-    ]
-    activities = session.exec(
-        select(Activity).where(Activity.account_id == account_id).order_by(col(Activity.occurred_at).desc()).limit(10)
-    ).all()
-    tickets = session.exec(
-        select(Ticket)
-        .where(Ticket.account_id == account_id, Ticket.status != "resolved")
-        .order_by(col(Ticket.opened_at))
-    ).all()
-    next_visit = session.exec(
-        select(Visit.starts_at)
-        .where(
-            Visit.account_id == account_id,
-            Visit.status == "planned",
-            Visit.starts_at >= datetime.combine(today, datetime.min.time()).astimezone(),
-        )
-        .order_by(col(Visit.starts_at))
-    ).first()
-    since = _one_year_before(today)
-    revenue = session.exec(
-        select(sa.func.coalesce(sa.func.sum(Order.net_amount), 0)).where(
-            Order.account_id == account_id,
-            Order.currency == account.currency,
-            Order.ordered_at >= datetime.combine(since, datetime.min.time()).astimezone(),
-        )
-    ).one()
-    order_count = session.exec(select(sa.func.count()).select_from(Order).where(Order.account_id == account_id)).one()
-    return CustomerCard(
-        account=account.model_dump(),
-        contacts=[
-            ContactLine(
-                c.id,
-                " ".join(p for p in (c.first_name, c.last_name) if p),
-                c.role,
-                c.email,
-                c.phone,
-                c.mobile,
-                c.preferred_channel,
-                c.is_primary,
-                c.birthday,
-                c.hobbies,
-            )
-            for c in contacts
-        ],
-        orders=[
-            OrderSummary(
-                o.id, o.number, o.ordered_at, o.net_amount, o.gross_amount, o.currency, lines_by_order.get(o.id, [])
-            )
-            for o in orders
-        ],
-        open_invoices=open_invoices,
-        activities=[ActivityLine(a.occurred_at, a.kind, a.subject, a.summary) for a in activities],
-        open_tickets=[
-            {"subject": t.subject, "kind": t.kind, "status": t.status, "priority": t.priority, "opened_at": t.opened_at}
-            for t in tickets
-        ],
-        next_visit=next_visit,
-        currency=account.currency,
-        revenue_12_months=int(revenue),
-        overdue_amount=sum(i.open_amount for i in open_invoices if i.overdue and i.currency == account.currency),
-        open_amount=sum(i.open_amount for i in open_invoices if i.currency == account.currency),
-        order_count=int(order_count),
-    )
+def _edge(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def _one_year_before(day: date) -> date:
+def _utc_day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def _year_before(day: date) -> date:
     """The same day a year earlier; 29 February falls back to the 28th."""
     try:
         return day.replace(year=day.year - 1)
@@ -249,18 +322,417 @@ def _one_year_before(day: date) -> date:
         return day.replace(year=day.year - 1, day=28)
 
 
+def month_starts(today: date, months: int = CHART_MONTHS) -> list[date]:
+    """The first days of the `months` months ending with today's, the oldest first."""
+    year, month = today.year, today.month
+    starts = []
+    for _ in range(months):
+        starts.append(date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return starts[::-1]
+
+
+# Each section is read by one function over the connection; `customer_card` puts them together.
+def _contacts(conn: Connection, account_id: str, today: date) -> list[ContactLine]:
+    c = table_of(Contact).c
+    rows = conn.execute(
+        sa.select(table_of(Contact)).where(c.account_id == account_id).order_by(c.is_primary.desc(), c.last_name)
+    ).mappings()
+    return [
+        ContactLine(
+            r["id"],
+            " ".join(p for p in (r["first_name"], r["last_name"]) if p),
+            r["role"],
+            r["email"],
+            r["phone"],
+            r["mobile"],
+            r["preferred_channel"],
+            r["responsiveness"],
+            bool(r["is_primary"]),
+            r["birthday"],
+            next_birthday(r["birthday"], today) if r["birthday"] else None,
+            r["family"],
+            r["hobbies"],
+            r["associations"],
+            dict(r["social_profiles"] or {}),
+            {ch: bool(r[f"consent_{ch}"]) for ch in ("email", "sms", "phone", "post")},
+        )
+        for r in rows
+    ]
+
+
+def _orders(conn: Connection, account_id: str, currency: str, today: date) -> dict[str, Any]:
+    """Counts, the revenue by month, this year against last year, and the recent orders with lines."""
+    o = table_of(Order).c
+    counted = o.status != "cancelled"
+    same_currency = sa.and_(o.account_id == account_id, counted, o.currency == currency)
+    order_count, last_order_at = conn.execute(
+        sa.select(sa.func.count(), sa.func.max(o.ordered_at)).where(o.account_id == account_id, counted)
+    ).one()
+    months = month_starts(today)
+    by_month = {
+        m: (int(net), int(n))
+        for m, net, n in conn.execute(
+            sa.select(sa.func.substr(o.ordered_at, 1, 7), sa.func.sum(o.net_amount), sa.func.count())
+            .where(same_currency, o.ordered_at >= _edge(months[0]))
+            .group_by(sa.func.substr(o.ordered_at, 1, 7))
+        )
+    }
+    this_year_start = date(today.year, 1, 1)
+    last_year_start, a_year_ago = date(today.year - 1, 1, 1), _year_before(today)
+    tomorrow = today + timedelta(days=1)
+
+    def revenue(start: date, end: date) -> int:
+        value = conn.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(o.net_amount), 0)).where(
+                same_currency, o.ordered_at >= _edge(start), o.ordered_at < _edge(end)
+            )
+        ).scalar_one()
+        return int(value)
+
+    recent = conn.execute(
+        sa.select(o.id, o.number, o.ordered_at, o.status, o.net_amount, o.gross_amount, o.currency)
+        .where(o.account_id == account_id)
+        .order_by(o.ordered_at.desc())
+        .limit(RECENT_ORDERS)
+    ).all()
+    lines: dict[str, list[OrderLineSummary]] = {}
+    if recent:
+        ol = table_of(OrderLine).c
+        for order_id, description, quantity, net in conn.execute(
+            sa.select(ol.order_id, ol.description, ol.quantity, ol.net_amount).where(
+                ol.order_id.in_([r.id for r in recent])
+            )
+        ):
+            lines.setdefault(order_id, []).append(OrderLineSummary(description, quantity, net))
+    return {
+        "order_count": int(order_count),
+        "last_order_at": last_order_at,
+        "revenue_12_months": revenue(_year_before(today), tomorrow),
+        "revenue_by_month": [MonthRevenue(m, *by_month.get(f"{m:%Y-%m}", (0, 0))) for m in months],
+        "year_to_date": revenue(this_year_start, tomorrow),
+        "last_year_to_date": revenue(last_year_start, a_year_ago + timedelta(days=1)),
+        "orders": [OrderSummary(*r[:7], lines.get(r.id, [])) for r in recent],
+    }
+
+
+def _order_days(conn: Connection, account_id: str) -> list[date]:
+    o = table_of(Order).c
+    moments = conn.execute(
+        sa.select(o.ordered_at).where(o.account_id == account_id, o.status != "cancelled").order_by(o.ordered_at)
+    ).scalars()
+    return list(dict.fromkeys(_utc_day(m) for m in moments))
+
+
+def _product_history(conn: Connection, account_id: str) -> list[ProductHistory]:
+    """What the account bought of each product, in orders, quantity, net revenue, first and last day."""
+    ol, o, p = table_of(OrderLine).c, table_of(Order).c, table_of(Product).c
+    per_product = (
+        sa.select(
+            ol.product_id,
+            sa.func.count(sa.distinct(ol.order_id)).label("orders"),
+            sa.func.sum(ol.quantity).label("quantity"),
+            sa.func.sum(ol.net_amount).label("net"),
+            sa.func.min(o.ordered_at).label("first_at"),
+            sa.func.max(o.ordered_at).label("last_at"),
+        )
+        .join_from(table_of(OrderLine), table_of(Order), o.id == ol.order_id)
+        .where(ol.account_id == account_id, ol.product_id.is_not(None), o.status != "cancelled")
+        .group_by(ol.product_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        sa.select(per_product, p.name).join_from(per_product, table_of(Product), p.id == per_product.c.product_id)
+    ).all()
+    return [
+        ProductHistory(pid, name, int(n), int(q), int(net), _utc_day(first), _utc_day(last))
+        for pid, n, q, net, first, last, name in rows
+    ]
+
+
+def _suggestions(conn: Connection, account_id: str, products: list[ProductHistory]) -> list[Suggestion]:
+    """Products bought by the accounts that buy most like this one, that this one never bought.
+
+    Similar accounts: those buying the most of this account's SEED_PRODUCTS best products (by
+    orders); their products are counted once per account, the most shared first. Bounded work:
+    it reads the buyers of a few products, then the products of a few accounts."""
+    if not products:
+        return []
+    seeds = [p.product_id for p in sorted(products, key=lambda p: (-p.orders, -p.net_amount))[:SEED_PRODUCTS]]
+    ol, p = table_of(OrderLine).c, table_of(Product).c
+    shared = sa.func.count(sa.distinct(ol.product_id))
+    neighbours = conn.execute(
+        sa.select(ol.account_id)
+        .where(ol.product_id.in_(seeds), ol.account_id != account_id)
+        .group_by(ol.account_id)
+        .order_by(shared.desc(), ol.account_id)
+        .limit(NEIGHBOURS)
+    ).scalars()
+    similar = list(neighbours)
+    if not similar:
+        return []
+    owned = {p.product_id for p in products}
+    buyers = sa.func.count(sa.distinct(ol.account_id))
+    candidates = conn.execute(
+        sa.select(ol.product_id, p.name, buyers)
+        .join_from(table_of(OrderLine), table_of(Product), p.id == ol.product_id)
+        .where(ol.account_id.in_(similar), p.active.is_(True))
+        .group_by(ol.product_id, p.name)
+        .order_by(buyers.desc(), p.name)
+        .limit(len(owned) + 3)
+    ).all()
+    return [Suggestion(pid, name, int(n), len(similar)) for pid, name, n in candidates if pid not in owned and n >= 2][
+        :3
+    ]
+
+
+def _payments(conn: Connection, account_id: str, currency: str, today: date) -> dict[str, Any]:
+    i, pay = table_of(Invoice).c, table_of(Payment).c
+    open_invoices = [
+        InvoiceLine(r.id, r.number, r.issued_on, r.due_on, r.gross_amount, r.gross_amount - r.paid_amount,
+                    r.currency, max(0, (today - r.due_on).days))
+        for r in conn.execute(
+            sa.select(i.id, i.number, i.issued_on, i.due_on, i.gross_amount, i.paid_amount, i.currency)
+            .where(i.account_id == account_id, i.status == "open")
+            .order_by(i.due_on)
+        )
+    ]  # fmt: skip
+    # Days late of the invoices paid in the last year: from the due day to the last payment.
+    settled = conn.execute(
+        sa.select(i.due_on, sa.func.max(pay.paid_on))
+        .join_from(table_of(Invoice), table_of(Payment), pay.invoice_id == i.id)
+        .where(i.account_id == account_id, i.status == "paid", pay.paid_on >= _year_before(today))
+        .group_by(i.id, i.due_on)
+    ).all()
+    lateness = [max(0, (paid_on - due_on).days) for due_on, paid_on in settled]
+    payments = [
+        PaymentLine(r.paid_on, r.amount, r.currency, r.method, r.number, (r.paid_on - r.due_on).days)
+        for r in conn.execute(
+            sa.select(pay.paid_on, pay.amount, pay.currency, pay.method, i.number, i.due_on)
+            .join_from(table_of(Payment), table_of(Invoice), i.id == pay.invoice_id)
+            .where(pay.account_id == account_id)
+            .order_by(pay.paid_on.desc())
+            .limit(10)
+        )
+    ]
+    return {
+        "open_invoices": open_invoices,
+        "open_amount": sum(x.open_amount for x in open_invoices if x.currency == currency),
+        "overdue_amount": sum(x.open_amount for x in open_invoices if x.overdue and x.currency == currency),
+        "average_days_late": sum(lateness) / len(lateness) if lateness else None,
+        "payments": payments,
+    }
+
+
+def _timeline(conn: Connection, account_id: str) -> tuple[list[TimelineItem], tuple[date, str] | None]:
+    """Every exchange, the latest first: activities, and the visits no activity already tells of.
+    Also the last visit done with its next steps, for the brief."""
+    a, v = table_of(Activity).c, table_of(Visit).c
+    activities = conn.execute(
+        sa.select(a.occurred_at, a.kind, a.direction, a.subject, a.summary, a.visit_id)
+        .where(a.account_id == account_id)
+        .order_by(a.occurred_at.desc())
+        .limit(TIMELINE_ITEMS)
+    ).all()
+    told = {r.visit_id for r in activities if r.visit_id}
+    visits = conn.execute(
+        sa.select(v.id, v.starts_at, v.checked_in_at, v.purpose, v.report_notes, v.next_steps, v.status)
+        .where(v.account_id == account_id, v.status.in_(("done", "checked_in")))
+        .order_by(v.starts_at.desc())
+        .limit(TIMELINE_ITEMS)
+    ).all()
+    items = [TimelineItem(r.occurred_at, r.kind, r.direction, r.subject, r.summary) for r in activities]
+    items += [
+        TimelineItem(r.checked_in_at or r.starts_at, "visit", None, r.purpose, r.report_notes)
+        for r in visits
+        if r.id not in told
+    ]
+    items.sort(key=lambda item: item.occurred_at, reverse=True)
+    # The last visit reported on (a visit marked done with no report says nothing to follow up).
+    last = next((r for r in visits if r.status == "done" and (r.report_notes or r.next_steps)), None)
+    last_visit = (_utc_day(last.starts_at), last.next_steps or "") if last is not None else None
+    return items[:TIMELINE_ITEMS], last_visit
+
+
+def _tickets(conn: Connection, account_id: str) -> list[TicketLine]:
+    t = table_of(Ticket).c
+    rows = conn.execute(
+        sa.select(t.kind, t.subject, t.status, t.priority, t.opened_at, t.resolved_at,
+                  t.resolved_on_first_contact, t.satisfaction)
+        .where(t.account_id == account_id)
+        .order_by((t.status == "resolved").asc(), t.opened_at.desc())
+        .limit(20)
+    )  # fmt: skip
+    return [TicketLine(*r[:6], bool(r[6]), r[7]) for r in rows]
+
+
+def _campaigns_and_surveys(conn: Connection, account_id: str) -> tuple[list[CampaignAnswer], list[SurveyAnswer]]:
+    cr, c, s = table_of(CampaignResponse).c, table_of(Campaign).c, table_of(SurveyResponse).c
+    answers = [
+        CampaignAnswer(*r)
+        for r in conn.execute(
+            sa.select(c.name, cr.responded_at, cr.response)
+            .join_from(table_of(CampaignResponse), table_of(Campaign), c.id == cr.campaign_id)
+            .where(cr.account_id == account_id)
+            .order_by(cr.responded_at.desc())
+            .limit(20)
+        )
+    ]
+    surveys = [
+        SurveyAnswer(*r)
+        for r in conn.execute(
+            sa.select(s.kind, s.score, s.answered_at, s.comment)
+            .where(s.account_id == account_id)
+            .order_by(s.answered_at.desc())
+            .limit(20)
+        )
+    ]
+    return answers, surveys
+
+
+def _deals(conn: Connection, account_id: str) -> dict[str, Any]:
+    op, q, r = table_of(Opportunity).c, table_of(Quote).c, table_of(Reminder).c
+    opportunities = [
+        OpportunityLine(*row)
+        for row in conn.execute(
+            sa.select(
+                op.name,
+                op.stage,
+                op.amount,
+                op.currency,
+                op.probability_pct,
+                op.expected_close,
+                op.closed_at,
+                op.lost_reason,
+                op.competitor,
+            )
+            .where(op.account_id == account_id)
+            .order_by(op.closed_at.is_not(None), op.expected_close, op.created_at.desc())
+            .limit(20)
+        )  # fmt: skip
+    ]
+    quotes = [
+        QuoteSummary(row.id, row.legal_number or row.provisional_number, row.status, row.valid_until,
+                     row.gross_amount, row.currency)
+        for row in conn.execute(
+            sa.select(q.id, q.legal_number, q.provisional_number, q.status, q.valid_until, q.gross_amount, q.currency)
+            .where(q.account_id == account_id, q.status.in_(OPEN_QUOTE_STATUSES))
+            .order_by(q.valid_until)
+        )
+    ]  # fmt: skip
+    reminders = [
+        ReminderLine(*row)
+        for row in conn.execute(
+            sa.select(r.due_at, r.reason, r.rule)
+            .where(r.account_id == account_id, r.done.is_(False))
+            .order_by(r.due_at)
+            .limit(20)
+        )
+    ]
+    return {"opportunities": opportunities, "open_quotes": quotes, "reminders": reminders}
+
+
+def customer_card(
+    *,
+    session: Session,
+    account_id: str,
+    today: date,
+    book_rfm: Mapping[str, Rfm] | None = None,
+) -> CustomerCard | None:
+    """The whole card of an account on `today` (a day of the rep's), or None if it is not here.
+
+    `book_rfm`: the RFM scores of the rep's book as of today (`app.dashboard.book_rfm`), which
+    ranks the account among the others; computed once per book, not per card."""
+    conn = session.connection()
+    row = conn.execute(sa.select(table_of(Account)).where(table_of(Account).c.id == account_id)).mappings().first()
+    if row is None:
+        return None
+    account = Account.model_validate(dict(row)).model_dump()
+    currency = account["currency"]
+    s = table_of(LifecycleStageChange).c
+    stage_history = [
+        StageChange(*r)
+        for r in conn.execute(
+            sa.select(s.from_stage, s.to_stage, s.changed_at).where(s.account_id == account_id).order_by(s.changed_at)
+        )
+    ]
+    contacts = _contacts(conn, account_id, today)
+    orders = _orders(conn, account_id, currency, today)
+    products = _product_history(conn, account_id)
+    suggestions = _suggestions(conn, account_id, products)
+    payments = _payments(conn, account_id, currency, today)
+    timeline, last_visit = _timeline(conn, account_id)
+    tickets = _tickets(conn, account_id)
+    campaign_answers, survey_answers = _campaigns_and_surveys(conn, account_id)
+    deals = _deals(conn, account_id)
+    v = table_of(Visit).c
+    next_visit = conn.execute(
+        sa.select(v.starts_at)
+        .where(v.account_id == account_id, v.status == "planned", v.starts_at >= _edge(today))
+        .order_by(v.starts_at)
+        .limit(1)
+    ).scalar()
+    rfm = book_rfm.get(account_id) if book_rfm is not None else None
+    brief = pre_visit_brief(
+        BriefFacts(
+            today=today,
+            currency=currency,
+            order_days=_order_days(conn, account_id),
+            overdue=[(i.open_amount, i.days_overdue) for i in payments["open_invoices"] if i.overdue],
+            open_tickets=[
+                OpenTicketFact(t.subject, t.kind, t.priority, _utc_day(t.opened_at))
+                for t in tickets
+                if t.status != "resolved"
+            ],
+            products=products,
+            suggestions=suggestions,
+            last_visit=last_visit,
+            birthdays=[(c.name, c.birthday) for c in contacts if c.birthday],
+            competitor=account["competitor"],
+            competitor_contract_end=account["competitor_contract_end"],
+            rfm=rfm,
+        )
+    )
+    lost_reasons = [r for r in (account["lost_reason"], *(o.lost_reason for o in deals["opportunities"])) if r]
+    return CustomerCard(
+        account=account,
+        currency=currency,
+        brief=brief,
+        rfm=rfm,
+        stage_history=stage_history,
+        contacts=contacts,
+        top_products=sorted(products, key=lambda p: (-p.net_amount, p.name))[:5],
+        **orders,
+        **payments,
+        timeline=timeline,
+        tickets=tickets,
+        campaign_answers=campaign_answers,
+        survey_answers=survey_answers,
+        lost_reasons=lost_reasons,
+        **deals,
+        next_visit=next_visit,
+        suggestions=suggestions,
+    )
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     return value
 
 
-def card_as_json(card: CustomerCard) -> dict[str, Any]:
+def card_as_json(card: CustomerCard, describe: Any = None) -> dict[str, Any]:
+    """The card as JSON types; `describe(point) -> str` adds each brief point's text."""
     data = asdict(card)
     for invoice, source in zip(data["open_invoices"], card.open_invoices, strict=True):
         invoice["overdue"] = source.overdue
+    if card.rfm is not None:
+        data["rfm"]["segment"] = card.rfm.segment
+    if describe is not None:
+        for point, brief_point in zip(data["brief"], card.brief, strict=True):
+            point["text"] = describe(brief_point)
     return dict(_jsonable(data))

@@ -3,7 +3,8 @@
 terrain                          open the app (web view on 127.0.0.1 where no desktop client runs)
 terrain sync --server URL --user NAME [--password-stdin]
 terrain status [--json]
-terrain card QUERY [--json]
+terrain card QUERY [--json] [--as-of DAY] [--lang fr|en]
+terrain figures --from DAY --to DAY [--json]
 """
 
 from __future__ import annotations
@@ -96,15 +97,16 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _card(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
-
     from sqlmodel import Session
 
     from app.card import card_as_json, customer_card, find_account
     from app.dashboard import book_rfm
+    from app.i18n import Translator
+    from app.preferences import Preferences
     from app.replica import open_replica
 
-    engine = open_replica(_data_dir(args))
+    data_dir = _data_dir(args)
+    engine = open_replica(data_dir)
     try:
         with Session(engine) as session:
             account = find_account(session=session, query=args.query)
@@ -112,19 +114,25 @@ def _card(args: argparse.Namespace) -> int:
                 print(f"no account matches {args.query!r} on this device", file=sys.stderr)
                 return 1
             day = args.as_of or date.today()
-            card = customer_card(session=session, account_id=account.id, today=day)
-            scores = book_rfm(session=session, day=day).get(account.id)
+            # Recency, frequency and net revenue of the 365 days before the day, scored among the book.
+            card = customer_card(
+                session=session, account_id=account.id, today=day, book_rfm=book_rfm(session=session, day=day)
+            )
     finally:
         engine.dispose()
     assert card is not None
-    data = card_as_json(card)
-    # Recency, frequency and net revenue of the 365 days before the day, scored among the book.
-    data["rfm"] = None if scores is None else {**asdict(scores), "segment": scores.segment, "as_of": day.isoformat()}
+    prefs = Preferences.load(data_dir)
+    t = Translator(args.lang or prefs.language, prefs.time_zone)
+    data = card_as_json(card, describe=t.brief_point)
+    if data["rfm"] is not None:
+        data["rfm"]["as_of"] = day.isoformat()
     if args.json:
         _print_json(data)
     else:
         account_data = data["account"]
         print(f"{account_data['name']} — {account_data.get('billing_city') or ''} ({account_data['lifecycle_stage']})")
+        for point in data["brief"]:
+            print(f"- {point['text']}")
         print(
             f"contacts: {len(data['contacts'])}, orders: {data['order_count']}, open invoices: {len(data['open_invoices'])}"
         )
@@ -169,7 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     card.add_argument("--data-dir", default=argparse.SUPPRESS)
     card.add_argument("query")
     card.add_argument("--json", action="store_true")
-    card.add_argument("--as-of", type=date.fromisoformat, default=None, help="the day overdue amounts are counted at")
+    card.add_argument(
+        "--as-of", type=date.fromisoformat, default=None, help="the day the card is read on (default: today)"
+    )
+    card.add_argument("--lang", choices=["fr", "en"], help="language of the brief (default: the app's)")
     card.set_defaults(handler=_card)
 
     figures = commands.add_parser("figures", help="the figures of this device's book over a period")
@@ -182,20 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _figures(args: argparse.Namespace) -> int:
-    from sqlmodel import Session
+    from app.services import open_device
 
-    from app.dashboard import book_figures
-    from app.replica import open_replica
-
-    replica = open_replica(_data_dir(args))
-    try:
-        with Session(replica) as session:
-            result = book_figures(session=session, start=args.start, end=args.end)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    if args.end < args.start:
+        print("error: the period ends before it starts", file=sys.stderr)
         return 2
+    device = open_device(_data_dir(args))
+    try:
+        result = device.figures(args.start, args.end)
     finally:
-        replica.dispose()
+        device.close()
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:

@@ -5,6 +5,7 @@ The definitions are in `app.figures`."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -21,12 +22,22 @@ from app.figures import (
     close_rate,
     first_contact_resolution,
     nps,
+    period_target,
     rfm,
     sales_cycle_days,
 )
 from app.models import Account, Opportunity, Order, SurveyResponse, Ticket
 
-__all__ = ["book_figures", "book_rfm"]
+__all__ = ["Targets", "book_figures", "book_rfm", "monthly_revenue"]
+
+
+@dataclass(frozen=True, slots=True)
+class Targets:
+    """Monthly targets (a rep's, or a team's summed): net revenue in minor units, and orders."""
+
+    revenue_amount: int | None
+    orders: int | None
+    currency: str = "EUR"
 
 
 def _day(moment: datetime) -> date:
@@ -37,9 +48,12 @@ def _edge(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def book_figures(*, session: Session, start: date, end: date, scope: Any = None) -> dict[str, Any]:
+def book_figures(
+    *, session: Session, start: date, end: date, scope: Any = None, targets: Targets | None = None
+) -> dict[str, Any]:
     """Every figure over [start, end] for the accounts matching `scope` (a WHERE clause on
-    Account; None: every account in the database). Days are UTC days."""
+    Account; None: every account in the database), and the revenue and orders against the
+    `targets` for that period. Days are UTC days."""
     if end < start:
         raise ValueError("the period ends before it starts")
     accounts = select(Account.id)
@@ -77,6 +91,9 @@ def book_figures(*, session: Session, start: date, end: date, scope: Any = None)
         )
     ).all()
     scores = rfm(orders, end)
+    revenue = sum(o.net_amount for o in in_period)
+    revenue_target = period_target(targets.revenue_amount, start, end) if targets else None
+    order_target = period_target(targets.orders, start, end) if targets else None
     return {
         "from": start.isoformat(),
         "to": end.isoformat(),
@@ -85,7 +102,11 @@ def book_figures(*, session: Session, start: date, end: date, scope: Any = None)
         "churn_rate": churn_rate(orders, start, end),
         "acquisition_rate": acquisition_rate(orders, start, end),
         "orders": len(in_period),
-        "revenue_net_amount": sum(o.net_amount for o in in_period),
+        "revenue_net_amount": revenue,
+        "revenue_target_amount": revenue_target,
+        "revenue_vs_target": revenue / revenue_target if revenue_target else None,
+        "order_target": order_target,
+        "orders_vs_target": len(in_period) / order_target if order_target else None,
         "close_rate": close_rate(outcomes, start, end),
         "sales_cycle_days": sales_cycle_days(won, start, end),
         "nps": nps(score for kind, score in surveys if kind == "nps"),
@@ -104,3 +125,27 @@ def book_rfm(*, session: Session, day: date) -> dict[str, Rfm]:
         Order.status != "cancelled", Order.ordered_at >= _edge(day - WINDOW), Order.ordered_at < _edge(day)
     )
     return rfm((OrderFact(a, _day(at), net) for a, at, net in session.exec(window)), day)
+
+
+def monthly_revenue(*, session: Session, start: date, end: date, scope: Any = None) -> list[dict[str, Any]]:
+    """Net revenue and orders of each calendar month (UTC) touching [start, end], within it."""
+    accounts = select(Account.id)
+    if scope is not None:
+        accounts = accounts.where(scope)
+    months: dict[str, list[int]] = {}
+    first = date(start.year, start.month, 1)
+    while first <= end:
+        months[f"{first:%Y-%m}"] = [0, 0]
+        first = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    for ordered_at, net in session.exec(
+        select(Order.ordered_at, Order.net_amount).where(
+            col(Order.account_id).in_(accounts),
+            Order.status != "cancelled",
+            Order.ordered_at >= _edge(start),
+            Order.ordered_at < _edge(end + timedelta(days=1)),
+        )
+    ):
+        month = months[f"{_day(ordered_at):%Y-%m}"]
+        month[0] += net
+        month[1] += 1
+    return [{"month": m, "net_amount": net, "orders": n} for m, (net, n) in months.items()]

@@ -15,6 +15,9 @@ Definitions (the README repeats them):
   ceil(5 x (accounts with a value >= this one) / n). Equal values share a score.
 - *Close rate*: opportunities won / (won + lost), among those closed in the period.
   *Sales-cycle length*: the median number of days from creation to won, among those won in it.
+- *Targets* are monthly: the target of a period is the sum, over the months it touches, of the
+  monthly target times the share of that month's days inside the period, rounded half away
+  from zero. Revenue and orders are compared to it as a ratio.
 - *NPS*: % of promoters (9-10) minus % of detractors (0-6), rounded half away from zero.
   *CES*: the mean score. *First-contact resolution*: tickets resolved on first contact over
   tickets resolved, in the period.
@@ -23,6 +26,7 @@ Definitions (the README repeats them):
 from __future__ import annotations
 
 import bisect
+import calendar
 import math
 import statistics
 from collections import defaultdict
@@ -43,6 +47,7 @@ __all__ = [
     "close_rate",
     "first_contact_resolution",
     "nps",
+    "period_target",
     "rfm",
     "rfm_segment",
     "sales_cycle_days",
@@ -185,3 +190,21 @@ def ces(scores: Iterable[int]) -> float | None:
 def first_contact_resolution(resolved_on_first_contact: Iterable[bool]) -> float | None:
     values = list(resolved_on_first_contact)
     return None if not values else sum(values) / len(values)
+
+
+def period_target(monthly: int | None, start: date, end: date) -> int | None:
+    """A monthly target spread over [start, end] by the share of each month's days in it."""
+    if monthly is None or end < start:
+        return None
+    parts: list[tuple[int, int]] = []  # (days in the period, days in the month), month by month
+    day = start
+    while day <= end:
+        month_days = calendar.monthrange(day.year, day.month)[1]
+        month_end = date(day.year, day.month, month_days)
+        inside = (min(end, month_end) - day).days + 1
+        parts.append((inside, month_days))
+        day = month_end + timedelta(days=1)
+    # Exact in integers: sum(monthly * inside / month_days) over a common denominator.
+    denominator = math.prod({m for _i, m in parts})
+    numerator = sum(monthly * inside * (denominator // month_days) for inside, month_days in parts)
+    return round_div(numerator, denominator)

@@ -6,8 +6,9 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 
+from app.brief import BriefPoint
 from app.money import format_money
 
 __all__ = ["LANGUAGES", "Translator"]
@@ -112,6 +113,131 @@ _MESSAGES: dict[str, dict[str, str]] = {
     "settings.server": {"fr": "Serveur : {url}", "en": "Server: {url}"},
     "settings.sign_out": {"fr": "Se déconnecter", "en": "Sign out"},
     "settings.sign_in": {"fr": "Se connecter", "en": "Sign in"},
+    "nav.dashboard": {"fr": "Tableau de bord", "en": "Dashboard"},
+    "card.tab_overview": {"fr": "Essentiel", "en": "Overview"},
+    "card.tab_contacts": {"fr": "Contacts", "en": "Contacts"},
+    "card.tab_purchases": {"fr": "Achats", "en": "Purchases"},
+    "card.tab_payments": {"fr": "Paiements", "en": "Payments"},
+    "card.tab_history": {"fr": "Échanges", "en": "History"},
+    "card.tab_deals": {"fr": "Affaires", "en": "Deals"},
+    "card.brief": {"fr": "Avant la visite", "en": "Before the visit"},
+    "card.brief_empty": {"fr": "Rien de particulier à signaler.", "en": "Nothing in particular to know."},
+    "card.chart": {"fr": "CA HT par mois (24 mois)", "en": "Net revenue by month (24 months)"},
+    "card.ytd": {"fr": "Depuis le 1er janvier", "en": "Year to date"},
+    "card.last_ytd": {"fr": "Même période l'an dernier", "en": "Same period last year"},
+    "card.top_products": {"fr": "Produits principaux", "en": "Top products"},
+    "card.product_line": {
+        "fr": "{orders} commandes · {quantity} unités · dernier achat le {last}",
+        "en": "{orders} orders · {quantity} units · last bought {last}",
+    },
+    "card.payment_terms": {"fr": "Conditions : {days} jours", "en": "Terms: {days} days"},
+    "card.credit_limit": {"fr": "Plafond de crédit : {amount}", "en": "Credit limit: {amount}"},
+    "card.average_late": {"fr": "Retard moyen (12 mois) : {days} j", "en": "Average days late (12 months): {days}"},
+    "card.payments": {"fr": "Derniers règlements", "en": "Latest payments"},
+    "card.payment_line": {"fr": "{day} · {method} · facture {invoice}", "en": "{day} · {method} · invoice {invoice}"},
+    "card.origin": {"fr": "Origine : {origin}, premier contact le {day}", "en": "Origin: {origin}, first touch {day}"},
+    "card.stage_history": {"fr": "Parcours", "en": "Pipeline history"},
+    "card.timeline": {"fr": "Tous les échanges", "en": "Every exchange"},
+    "card.tickets_all": {"fr": "Réclamations, retours et SAV", "en": "Complaints, returns and after-sales"},
+    "card.no_tickets": {"fr": "Aucune réclamation.", "en": "No complaints."},
+    "card.campaigns": {"fr": "Campagnes et enquêtes", "en": "Campaigns and surveys"},
+    "card.no_campaigns": {"fr": "Aucune réponse.", "en": "No answers."},
+    "card.survey_line": {"fr": "{kind} : {score}", "en": "{kind}: {score}"},
+    "card.competition": {"fr": "Concurrence", "en": "Competition"},
+    "card.competitor": {"fr": "Concurrent : {name}", "en": "Competitor: {name}"},
+    "card.contract_end": {"fr": "Fin de contrat : {day}", "en": "Contract ends: {day}"},
+    "card.lost_reason": {"fr": "Raison de perte : {reason}", "en": "Lost because: {reason}"},
+    "card.no_competitor": {"fr": "Aucun concurrent connu.", "en": "No known competitor."},
+    "card.opportunities": {"fr": "Opportunités", "en": "Opportunities"},
+    "card.no_opportunities": {"fr": "Aucune opportunité.", "en": "No opportunities."},
+    "card.quotes": {"fr": "Devis en cours", "en": "Open quotes"},
+    "card.no_quotes": {"fr": "Aucun devis en cours.", "en": "No open quotes."},
+    "card.reminders": {"fr": "Rappels", "en": "Reminders"},
+    "card.no_reminders": {"fr": "Aucun rappel.", "en": "No reminders."},
+    "card.birthday": {"fr": "anniversaire le {day}", "en": "birthday {day}"},
+    "card.consent": {"fr": "Accord : {channels}", "en": "Consent: {channels}"},
+    "card.no_consent": {"fr": "aucun", "en": "none"},
+    "channel.visit": {"fr": "visite", "en": "visit"},
+    "channel.phone": {"fr": "téléphone", "en": "phone"},
+    "channel.email": {"fr": "e-mail", "en": "e-mail"},
+    "channel.sms": {"fr": "SMS", "en": "SMS"},
+    "channel.post": {"fr": "courrier", "en": "post"},
+    "channel.social": {"fr": "réseaux sociaux", "en": "social media"},
+    "method.transfer": {"fr": "virement", "en": "transfer"},
+    "method.card": {"fr": "carte", "en": "card"},
+    "method.cheque": {"fr": "chèque", "en": "cheque"},
+    "method.direct_debit": {"fr": "prélèvement", "en": "direct debit"},
+    "method.cash": {"fr": "espèces", "en": "cash"},
+    "brief.overdue": {
+        "fr": "Impayés : {amount} sur {invoices} facture(s), la plus ancienne a {oldest_days} j de retard.",
+        "en": "Overdue: {amount} on {invoices} invoice(s), the oldest {oldest_days} days late.",
+    },
+    "brief.tickets": {
+        "fr": "{count} réclamation(s) ouverte(s) : « {subject} », ouverte depuis {days_open} j.",
+        "en": '{count} open complaint(s): "{subject}", open for {days_open} days.',
+    },
+    "brief.competitor": {
+        "fr": "Le contrat avec {competitor} se termine le {ends_on} (dans {days} j) : le moment de proposer.",
+        "en": "The contract with {competitor} ends on {ends_on} (in {days} days): time to make an offer.",
+    },
+    "brief.reorder": {
+        "fr": "Commande attendue : commande d'habitude tous les {every_days} j, la dernière date de {days_since} j ({last_order_on}).",
+        "en": "A reorder is due: usually orders every {every_days} days, the last one was {days_since} days ago ({last_order_on}).",
+    },
+    "brief.next_steps": {
+        "fr": "Suite prévue à la visite du {visited_on} : {next_steps}",
+        "en": "Next steps written at the visit of {visited_on}: {next_steps}",
+    },
+    "brief.birthday": {
+        "fr": "Anniversaire de {contact} le {on} (dans {days} j).",
+        "en": "{contact}'s birthday on {on} (in {days} days).",
+    },
+    "brief.stopped": {
+        "fr": "N'achète plus : {products}.",
+        "en": "Stopped buying: {products}.",
+    },
+    "brief.stopped_product": {
+        "fr": "{name} ({orders} commandes, dernière le {last_on})",
+        "en": "{name} ({orders} orders, last on {last_on})",
+    },
+    "brief.next_best": {
+        "fr": "À proposer : {products}, achetés par les clients qui lui ressemblent le plus ({neighbours} comparés).",
+        "en": "To offer: {products}, bought by the customers most like it ({neighbours} compared).",
+    },
+    "brief.next_best_product": {"fr": "{name} ({buyers} clients)", "en": "{name} ({buyers} customers)"},
+    "brief.rfm": {
+        "fr": "Segment RFM : {segment} (R{r} F{f} M{m} : dernière commande il y a {recency_days} j, {frequency} commande(s) en 12 mois).",
+        "en": "RFM segment: {segment} (R{r} F{f} M{m}: last order {recency_days} days ago, {frequency} order(s) in 12 months).",
+    },
+    "segment.champions": {"fr": "champions", "en": "champions"},
+    "segment.loyal": {"fr": "fidèles", "en": "loyal"},
+    "segment.new": {"fr": "nouveaux", "en": "new"},
+    "segment.at_risk": {"fr": "à risque", "en": "at risk"},
+    "segment.hibernating": {"fr": "en sommeil", "en": "hibernating"},
+    "segment.potential": {"fr": "potentiels", "en": "potential"},
+    "dash.title": {"fr": "Mes chiffres", "en": "My figures"},
+    "dash.team": {"fr": "Les chiffres de l'équipe", "en": "The team's figures"},
+    "dash.ends_before": {"fr": "la fin précède le début", "en": "it ends before it starts"},
+    "dash.period": {"fr": "Du {start} au {end}", "en": "From {start} to {end}"},
+    "dash.from": {"fr": "Début (AAAA-MM-JJ)", "en": "From (YYYY-MM-DD)"},
+    "dash.to": {"fr": "Fin (AAAA-MM-JJ)", "en": "To (YYYY-MM-DD)"},
+    "dash.apply": {"fr": "Calculer", "en": "Compute"},
+    "dash.bad_period": {"fr": "Période invalide : {error}", "en": "Invalid period: {error}"},
+    "dash.revenue": {"fr": "CA HT", "en": "Net revenue"},
+    "dash.orders": {"fr": "Commandes", "en": "Orders"},
+    "dash.target": {"fr": "Objectif", "en": "Target"},
+    "dash.churn": {"fr": "Attrition", "en": "Churn"},
+    "dash.acquisition": {"fr": "Acquisition", "en": "Acquisition"},
+    "dash.active": {"fr": "Clients actifs au début, à la fin", "en": "Active accounts at start, at end"},
+    "dash.active_value": {"fr": "{start} puis {end}", "en": "{start} then {end}"},
+    "dash.segment_count": {"fr": "{segment} : {count}", "en": "{segment}: {count}"},
+    "dash.close_rate": {"fr": "Taux de transformation", "en": "Close rate"},
+    "dash.cycle": {"fr": "Cycle de vente (médiane, j)", "en": "Sales cycle (median, days)"},
+    "dash.nps": {"fr": "NPS", "en": "NPS"},
+    "dash.ces": {"fr": "CES", "en": "CES"},
+    "dash.fcr": {"fr": "Résolution au premier contact", "en": "First-contact resolution"},
+    "dash.segments": {"fr": "Segments RFM", "en": "RFM segments"},
+    "dash.monthly": {"fr": "CA HT par mois", "en": "Net revenue by month"},
 }
 
 
@@ -142,6 +268,29 @@ class Translator:
     def moment(self, value: datetime) -> str:
         """A point in time, in the rep's time zone: `18 nov. 2026, 09:30:00`."""
         return format_datetime(value.astimezone(self.zone), format="medium", tzinfo=self.zone, locale=self.language)
+
+    def percent(self, value: float | None) -> str:
+        """A share as people write it (`12,5 %`), or a dash when there is nothing to divide."""
+        return "—" if value is None else format_percent(value, format="#,##0.0 %", locale=self.language)
+
+    def brief_point(self, point: BriefPoint) -> str:
+        """One point of the pre-visit brief in words, its amounts and days in this language."""
+        facts = dict(point.facts)
+        if point.kind == "overdue":
+            facts["amount"] = self.money(facts["amount"], facts["currency"])
+        elif point.kind == "stopped":
+            facts["products"] = ", ".join(
+                self("brief.stopped_product", name=p["name"], orders=p["orders"], last_on=self.day(p["last_on"]))
+                for p in facts["products"]
+            )
+        elif point.kind == "next_best":
+            facts["products"] = ", ".join(self("brief.next_best_product", **p) for p in facts["products"])
+        elif point.kind == "rfm":
+            facts["segment"] = self(f"segment.{facts['segment']}")
+        for name, value in facts.items():
+            if isinstance(value, date):
+                facts[name] = self.day(value)
+        return self(f"brief.{point.kind}", **facts)
 
     def local_day(self, value: datetime) -> str:
         """The day a point in time falls on, in the rep's time zone."""

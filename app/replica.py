@@ -34,5 +34,10 @@ def open_replica(data_dir: Path) -> Engine:
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = sqlite_engine(f"sqlite:///{data_dir / REPLICA_FILE}", foreign_keys=False)
     SQLModel.metadata.create_all(engine, tables=entity_tables())
+    with engine.begin() as conn:
+        # Who buys a product: the card's next-best products read it. The server has no use for it.
+        conn.exec_driver_sql(
+            "CREATE INDEX IF NOT EXISTS ix_order_line_product_account ON order_line (product_id, account_id)"
+        )
     ensure_search_index(engine)
     return engine

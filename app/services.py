@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -10,13 +10,16 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.card import AccountSummary, CustomerCard, customer_card, search_accounts
 from app.credentials import best_token_store
+from app.dashboard import Targets, book_figures, book_rfm, monthly_revenue
 from app.edits import dismiss_rejected, edit_account, pending_changes, resend_rejected, resolve_conflict
+from app.figures import Rfm
 from app.replica import open_replica
 from sync.engine import SyncEngine, TokenStore
+from sync.state import OutboxEntry, SyncState
 
 __all__ = ["Device", "InvalidServerUrl", "check_server_url", "device_status", "open_device"]
 
@@ -39,11 +42,25 @@ def check_server_url(text: str) -> str:
     return url
 
 
+def _int(text: str | None) -> int | None:
+    return None if text is None else int(text)
+
+
+def _orders_version(session: Session) -> tuple[Any, ...]:
+    """Changes whenever orders may have changed here: each pull moves the cursor, each order
+    taken on the device adds to the outbox. Two indexed lookups, whatever the book's size."""
+    conn = session.connection()
+    cursor = conn.execute(sa.select(col(SyncState.value)).where(col(SyncState.key) == "cursor")).scalar()
+    last_mid = conn.execute(sa.select(sa.func.max(col(OutboxEntry.mid)))).scalar()
+    return (cursor, last_mid)
+
+
 @dataclass
 class Device:
     data_dir: Path
     replica: Engine
     engine: SyncEngine
+    _rfm_cache: tuple[tuple[date, tuple[Any, ...]], dict[str, Rfm]] | None = field(default=None, repr=False)
 
     def connect(self, server_url: str, transport: httpx.BaseTransport | None = None) -> None:
         """Talk to this server from now on (the sign-in screen may name a new one)."""
@@ -63,7 +80,31 @@ class Device:
 
     def card(self, account_id: str, today: date) -> CustomerCard | None:
         with Session(self.replica) as session:
-            return customer_card(session=session, account_id=account_id, today=today)
+            return customer_card(
+                session=session, account_id=account_id, today=today, book_rfm=self.book_rfm(session, today)
+            )
+
+    def book_rfm(self, session: Session, day: date) -> dict[str, Rfm]:
+        """The book's RFM scores as of `day`, computed once until the orders here change."""
+        key = (day, _orders_version(session))
+        if self._rfm_cache is None or self._rfm_cache[0] != key:
+            self._rfm_cache = (key, book_rfm(session=session, day=day))
+        return self._rfm_cache[1]
+
+    def figures(self, start: date, end: date) -> dict[str, Any]:
+        """The figures of the book on this device over [start, end] (a rep's accounts, a
+        manager's team's) against the targets the server gave at sign-in, and the revenue by month."""
+        state = self.engine.state()
+        targets = Targets(
+            _int(state.get("monthly_revenue_target_amount")),
+            _int(state.get("monthly_order_target")),
+            state.get("target_currency") or "EUR",
+        )
+        with Session(self.replica) as session:
+            return {
+                **book_figures(session=session, start=start, end=end, targets=targets),
+                "revenue_by_month": monthly_revenue(session=session, start=start, end=end),
+            }
 
     def edit_account(self, account_id: str, changes: dict[str, Any]) -> None:
         with Session(self.replica) as session:

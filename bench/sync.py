@@ -69,8 +69,10 @@ def _bulk(db: sqlite3.Connection, table: str, rows: Iterator[dict[str, Any]]) ->
     db.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', _sqlite_rows(columns, rows))
 
 
-def build_territory(server_db: Path, *, accounts: int, lines: int) -> str:
-    """The rep's territory, written straight into the server's tables; returns the rep's id."""
+def build_territory(server_db: Path, *, accounts: int, lines: int, big_account_orders: int = 2000) -> str:
+    """The rep's territory, written straight into the server's tables; returns the rep's id.
+
+    The first account is a big customer with `big_account_orders` orders (the card's worst case)."""
     engine = make_engine(f"sqlite:///{server_db}")
     upgrade(engine)
     with ServerSession(engine) as session:
@@ -170,7 +172,7 @@ def build_territory(server_db: Path, *, accounts: int, lines: int) -> str:
         orders: list[dict[str, Any]] = []
         order_lines: list[dict[str, Any]] = []
         for n, aid in enumerate(account_ids):
-            for k in range(orders_per_account):
+            for k in range(big_account_orders if n == 0 else orders_per_account):
                 oid = new_id()
                 when = start + timedelta(days=rng.randrange(730), minutes=rng.randrange(600))
                 net = 0
@@ -199,7 +201,7 @@ def build_territory(server_db: Path, *, accounts: int, lines: int) -> str:
                         "id": oid,
                         "account_id": aid,
                         "contact_id": contact_ids[n][0],
-                        "number": f"C{n:05d}-{k:02d}",
+                        "number": f"C{n:05d}-{k:04d}",
                         "ordered_at": when.strftime("%Y-%m-%d %H:%M:%S.000000"),
                         "status": "delivered",
                         "currency": "EUR",

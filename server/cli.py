@@ -72,10 +72,63 @@ def _user_add(args: argparse.Namespace) -> int:
             manager_id=manager_id,
             password_hash=hash_password(password),
             email=args.email,
+            monthly_revenue_target_amount=args.revenue_target,
+            monthly_order_target=args.order_target,
+            target_currency=args.currency,
         )
         session.add(user)
         session.commit()
         print(f"added {args.role} {user.username} ({user.id})")
+    return 0
+
+
+def _target_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--revenue-target", type=_non_negative, help="monthly net revenue target, in minor units (cents)"
+    )
+    parser.add_argument("--order-target", type=_non_negative, help="monthly number of orders")
+    parser.add_argument(
+        "--currency", default="EUR", type=_currency, help="currency of the revenue target (default EUR)"
+    )
+
+
+def _currency(text: str) -> str:
+    from babel.numbers import is_currency
+
+    code = text.strip().upper()
+    if not is_currency(code):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 4217 currency code (EUR, USD, CHF...)")
+    return code
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def _user_target(args: argparse.Namespace) -> int:
+    from server.db import ServerSession
+    from server.migrate import upgrade
+    from server.models import User
+
+    engine = _engine()
+    upgrade(engine)
+    with ServerSession(engine) as session:
+        user = session.exec(select(User).where(User.username == args.username)).first()
+        if user is None:
+            print(f"error: no user named {args.username!r}", file=sys.stderr)
+            return 1
+        user.monthly_revenue_target_amount = args.revenue_target
+        user.monthly_order_target = args.order_target
+        user.target_currency = args.currency
+        session.add(user)
+        session.commit()
+    print(
+        f"{args.username}: monthly targets {args.revenue_target if args.revenue_target is not None else '-'}"
+        f" {args.currency} (minor units), {args.order_target if args.order_target is not None else '-'} orders"
+    )
     return 0
 
 
@@ -157,7 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--manager", help="user name of the rep's manager")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.add_argument("--allow-short-password", action="store_true", help=argparse.SUPPRESS)
+    _target_arguments(add)
     add.set_defaults(handler=_user_add)
+    target = user_commands.add_parser("target", help="set a user's monthly targets (revenue, orders)")
+    target.add_argument("username")
+    _target_arguments(target)
+    target.set_defaults(handler=_user_target)
 
     compact = commands.add_parser(
         "compact", help="drop change-log entries older than the retention; older devices re-sync from scratch"

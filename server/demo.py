@@ -342,9 +342,15 @@ def load_demo_data(*, session: Session, seed: int = 42, today: date | None = Non
             role=Role.rep,
             manager_id=manon.id,
             password_hash=password_hash,
+            monthly_revenue_target_amount=target,
+            monthly_order_target=orders,
         )
-        for i, (name, full) in enumerate(
-            (("alice", "Alice Perrin"), ("bruno", "Bruno Keller"), ("chloe", "Chloé Martel"))
+        for i, (name, full, target, orders) in enumerate(
+            (
+                ("alice", "Alice Perrin", 200_000_00, 48),
+                ("bruno", "Bruno Keller", 220_000_00, 50),
+                ("chloe", "Chloé Martel", 210_000_00, 45),
+            )
         )
     }
     session.add(manon)

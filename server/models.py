@@ -41,6 +41,11 @@ class User(SQLModel, table=True):
     #: A rep's sales manager: the manager reaches the accounts of every rep under them.
     manager_id: str | None = Field(default=None, foreign_key="app_user.id", max_length=36)
     password_hash: str = Field(max_length=200)
+    #: Monthly targets of a rep (net revenue in minor units of `target_currency`, and orders):
+    #: the figures compare the period's revenue and orders to them.
+    monthly_revenue_target_amount: int | None = Field(default=None, sa_type=sa.BigInteger)
+    monthly_order_target: int | None = None
+    target_currency: str = Field(default="EUR", max_length=3)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 

@@ -82,6 +82,10 @@ class SyncReport:
     pulled: PullReport
 
 
+def _text(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
 def _stored_time(value: str | None) -> str | None:
     """A wire time (ISO 8601 with its zone) in the text form the replica stores: SQLAlchemy's on
     SQLite, in UTC. Servers send `2026-11-22T10:00:00.000000Z`, which SQL converts by itself
@@ -312,6 +316,7 @@ class SyncEngine:
             full_name=tokens.user.full_name,
             role=tokens.user.role,
         )
+        self._keep_targets(tokens.user)
         self._access_token = tokens.access_token
         self.token_store.save(self._token_key(), tokens.refresh_token)
         return tokens.user
@@ -342,6 +347,15 @@ class SyncEngine:
         tokens = TokenResponse.model_validate(response.json())
         self._access_token = tokens.access_token
         self.token_store.save(self._token_key(), tokens.refresh_token)
+        self._keep_targets(tokens.user)
+
+    def _keep_targets(self, user: UserInfo) -> None:
+        """The monthly targets, as the server has them now (they may change between sign-ins)."""
+        self._set_state(
+            monthly_revenue_target_amount=_text(user.monthly_revenue_target_amount),
+            monthly_order_target=_text(user.monthly_order_target),
+            target_currency=user.target_currency,
+        )
 
     def _authorized(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         if self._access_token is None:

@@ -69,6 +69,10 @@ class UserInfo(BaseModel):
     username: str
     full_name: str
     role: str
+    #: Monthly targets (a manager's: their team's, summed); absent from older servers.
+    monthly_revenue_target_amount: int | None = None
+    monthly_order_target: int | None = None
+    target_currency: str = "EUR"
 
 
 class TokenResponse(BaseModel):

@@ -1,4 +1,9 @@
-"""The customer card screen, drawn from a `CustomerCard` built by app.card."""
+"""The customer card screen, drawn from a `CustomerCard` built by app.card.
+
+On top, what a rep needs in ten seconds: the name, four figures, and the pre-visit brief with
+the revenue chart. Below, one tab per part of the card, so a phone scrolls one short list at a
+time: contacts, purchases, payments, exchanges, deals.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import flet as ft
 
 from app.card import CustomerCard
 from app.i18n import Translator
+from views.charts import monthly_bars
 
 __all__ = ["card_view"]
 
@@ -47,6 +53,19 @@ def _link(text: str | None, url: str | None) -> ft.Control | None:
     return ft.TextButton(text, url=url) if url else ft.Text(text)
 
 
+def _dial(number: str | None) -> str | None:
+    return f"tel:{number.replace(' ', '')}" if number else None
+
+
+def _dots(*parts: str | None) -> str:
+    """The parts that are there, one after the other: `Directeur · SMS · répond vite`."""
+    return " · ".join(p for p in parts if p)
+
+
+def _or_empty(controls: list[ft.Control], empty: str) -> list[ft.Control]:
+    return controls or [ft.Text(empty, italic=True)]
+
+
 def _notes_editor(t: Translator, notes: str | None, on_save: Callable[[str], str | None]) -> ft.Control:
     field = ft.TextField(label=t("card.notes"), value=notes or "", multiline=True, min_lines=2, max_lines=6)
     message = ft.Text("")
@@ -59,16 +78,24 @@ def _notes_editor(t: Translator, notes: str | None, on_save: Callable[[str], str
     return ft.Column([field, ft.Row([ft.Button(t("card.save_notes"), icon=ft.Icons.SAVE, on_click=save), message])])
 
 
-def card_view(
-    card: CustomerCard | None,
-    t: Translator,
-    *,
-    on_back: Callable[[Any], None],
-    on_save_notes: Callable[[str], str | None] | None = None,
-) -> ft.Control:
-    back = ft.Row([ft.TextButton(t("card.back"), icon=ft.Icons.ARROW_BACK, on_click=on_back)])
-    if card is None:
-        return ft.Column([back, ft.Text(t("card.not_found"))])
+def _brief(card: CustomerCard, t: Translator) -> ft.Control:
+    points: list[ft.Control] = [
+        ft.Semantics(
+            content=ft.Row(
+                [
+                    ft.Icon(ft.Icons.PRIORITY_HIGH if p.priority >= 90 else ft.Icons.LIGHTBULB_OUTLINE, size=18),
+                    ft.Text(t.brief_point(p), expand=True),
+                ],
+                vertical_alignment=ft.CrossAxisAlignment.START,
+            ),
+            identifier=f"brief-{p.kind}",
+        )
+        for p in card.brief
+    ]
+    return _section(t("card.brief"), _or_empty(points, t("card.brief_empty")), "section-brief")
+
+
+def _overview(card: CustomerCard, t: Translator, on_save_notes: Callable[[str], str | None] | None) -> list[ft.Control]:
     account = card.account
     address = ", ".join(
         p
@@ -79,50 +106,109 @@ def card_view(
         if p
     )
     map_url = (
-        f"geo:{account['billing_lat']},{account['billing_lon']}" if account.get("billing_lat") is not None else None
+        f"geo:{account['billing_lat']},{account['billing_lon']}?q={account['billing_lat']},{account['billing_lon']}"
+        if account.get("billing_lat") is not None
+        else None
     )
-    identity = [
-        ft.Text(
-            f"{account.get('legal_form') or ''} · SIREN {account.get('siren') or '—'} · {account.get('industry') or ''}"
-        ),
-        ft.Text(f"{t('card.stage')} : {t('stage.' + account['lifecycle_stage'])}"),
-        *[
-            c
-            for c in (
-                _link(address, map_url),
-                _link(
-                    account.get("phone"), f"tel:{account['phone'].replace(' ', '')}" if account.get("phone") else None
-                ),
-                _link(account.get("email"), f"mailto:{account['email']}" if account.get("email") else None),
-                _link(account.get("website"), account.get("website")),
-            )
-            if c is not None
-        ],
+    legal = _dots(
+        account.get("legal_form"),
+        f"SIREN {account['siren']}" if account.get("siren") else None,
+        f"SIRET {account['siret']}" if account.get("siret") else None,
+        f"TVA {account['vat_number']}" if account.get("vat_number") else None,
+        account.get("industry"),
+        account.get("size"),
+    )
+    identity: list[ft.Control] = [ft.Text(legal)] if legal else []
+    identity += [
+        c
+        for c in (
+            _link(address, map_url),
+            _link(account.get("phone"), _dial(account.get("phone"))),
+            _link(account.get("email"), f"mailto:{account['email']}" if account.get("email") else None),
+            _link(account.get("website"), account.get("website")),
+            *(_link(name.capitalize(), url) for name, url in (account.get("social_profiles") or {}).items()),
+        )
+        if c is not None
     ]
+    if account.get("origin") or account.get("first_touch_at"):
+        identity.append(
+            ft.Text(
+                t(
+                    "card.origin",
+                    origin=account.get("origin") or "—",
+                    day=t.local_day(account["first_touch_at"]) if account.get("first_touch_at") else "—",
+                )
+            )
+        )
+    tags = [account.get("segment"), *(account.get("tags") or [])]
+    if any(tags):
+        identity.append(ft.Row([ft.Chip(label=ft.Text(tag)) for tag in tags if tag], wrap=True))
+    # The rep's own notes come right after the brief: what they wrote last time matters next.
+    notes: list[ft.Control] = []
     if on_save_notes is not None:
-        identity.append(_notes_editor(t, account.get("notes"), on_save_notes))
+        notes.append(ft.Container(_notes_editor(t, account.get("notes"), on_save_notes), padding=4))
     elif account.get("notes"):
-        identity.append(ft.Text(account["notes"], italic=True))
-
-    figures = ft.Row(
+        notes.append(ft.Text(account["notes"], italic=True))
+    chart = monthly_bars(
+        t, [(f"{m.month:%Y-%m}", m.net_amount) for m in card.revenue_by_month], card.currency, "card-chart"
+    )
+    year = ft.Row(
         [
-            _figure(t("card.revenue_12m"), t.money(card.revenue_12_months, card.currency), "card-revenue"),
-            _figure(
-                t("card.overdue"), t.money(card.overdue_amount, card.currency), "card-overdue", card.overdue_amount > 0
-            ),
-            _figure(t("card.open_amount"), t.money(card.open_amount, card.currency), "card-open"),
-            _figure(t("card.next_visit"), t.moment(card.next_visit) if card.next_visit else "—", "card-next-visit"),
+            _figure(t("card.ytd"), t.money(card.year_to_date, card.currency), "card-ytd"),
+            _figure(t("card.last_ytd"), t.money(card.last_year_to_date, card.currency), "card-last-ytd"),
         ],
         wrap=True,
     )
-    contacts = [
+    return [
+        _brief(card, t),
+        *notes,
+        _section(t("card.chart"), [chart, year], "section-chart"),
+        _section(t("card.identity"), identity, "section-identity"),
+    ]
+
+
+def _contacts(card: CustomerCard, t: Translator) -> list[ft.Control]:
+    tiles: list[ft.Control] = []
+    for c in card.contacts:
+        consent = [t(f"channel.{ch}") for ch, yes in c.consent.items() if yes]
+        channel = t(f"channel.{c.preferred_channel}") if c.preferred_channel else None
+        details = [
+            _dots(c.role, channel, c.responsiveness),
+            _dots(c.family, c.hobbies, c.associations),
+            t("card.birthday", day=t.day(c.next_birthday)) if c.next_birthday else "",
+            t("card.consent", channels=", ".join(consent) or t("card.no_consent")),
+        ]
+        links = [
+            link
+            for link in (
+                _link(c.mobile, _dial(c.mobile)),
+                _link(c.phone, _dial(c.phone)),
+                _link(c.email, f"mailto:{c.email}" if c.email else None),
+                *(_link(name.capitalize(), url) for name, url in c.social_profiles.items()),
+            )
+            if link is not None
+        ]
+        tiles.append(
+            _section(
+                c.name + (f" ({t('card.primary')})" if c.is_primary else ""),
+                [*(ft.Text(d) for d in details if d), ft.Row(links, wrap=True)],
+                f"contact-{c.id}",
+            )
+        )
+    return _or_empty(tiles, "—")
+
+
+def _purchases(card: CustomerCard, t: Translator) -> list[ft.Control]:
+    top: list[ft.Control] = [
         ft.ListTile(
-            title=ft.Text(c.name + (f" ({t('card.primary')})" if c.is_primary else "")),
-            subtitle=ft.Text(" · ".join(p for p in (c.role, c.mobile or c.phone, c.email, c.hobbies) if p)),
-            url=f"tel:{(c.mobile or c.phone or '').replace(' ', '')}" if (c.mobile or c.phone) else None,
+            title=ft.Text(p.name),
+            subtitle=ft.Text(
+                t("card.product_line", orders=p.orders, quantity=t.number(p.quantity), last=t.day(p.last_on))
+            ),
+            trailing=ft.Text(t.money(p.net_amount, card.currency)),
             dense=True,
         )
-        for c in card.contacts
+        for p in card.top_products
     ]
     orders: list[ft.Control] = [
         ft.Row(
@@ -138,46 +224,193 @@ def card_view(
             ]
         )
         for o in card.orders
-    ] or [ft.Text(t("card.no_orders"))]
+    ]
+    return [
+        _section(t("card.top_products"), _or_empty(top, t("card.no_orders")), "section-top-products"),
+        _section(t("card.orders"), _or_empty(orders, t("card.no_orders")), "section-orders"),
+    ]
+
+
+def _payments(card: CustomerCard, t: Translator) -> list[ft.Control]:
+    account = card.account
+    terms: list[ft.Control] = [ft.Text(t("card.payment_terms", days=account["payment_terms_days"]))]
+    if account.get("credit_limit_amount") is not None:
+        terms.append(ft.Text(t("card.credit_limit", amount=t.money(account["credit_limit_amount"], card.currency))))
+    if card.average_days_late is not None:
+        terms.append(ft.Text(t("card.average_late", days=f"{card.average_days_late:.0f}")))
     invoices: list[ft.Control] = [
         ft.Row(
             [
                 ft.Text(i.number, expand=True),
                 ft.Text(t("card.due", date=t.day(i.due_on))),
-                ft.Text(
-                    t("card.days_late", days=i.days_overdue) if i.overdue else "",
-                    color=ft.Colors.ERROR,
-                ),
+                ft.Text(t("card.days_late", days=i.days_overdue) if i.overdue else "", color=ft.Colors.ERROR),
                 ft.Text(t.money(i.open_amount, i.currency)),
             ]
         )
         for i in card.open_invoices
-    ] or [ft.Text(t("card.no_invoices"))]
-    activities: list[ft.Control] = [
-        ft.Text(f"{t.local_day(a.occurred_at)} · {a.kind} · {a.subject or ''} — {a.summary or ''}")
-        for a in card.activities
-    ] or [ft.Text(t("card.no_activities"))]
-    sections = [
-        back,
-        ft.Semantics(content=ft.Text(account["name"], size=24, weight=ft.FontWeight.BOLD), identifier="card-name"),
-        figures,
-        _section(t("card.identity"), identity, "section-identity"),
-        _section(t("card.contacts"), contacts, "section-contacts"),
     ]
-    if card.open_tickets:
-        sections.append(
-            _section(
-                t("card.tickets"),
-                [
-                    ft.Text(f"{t.local_day(k['opened_at'])} · {k['subject']} ({k['priority']})")
-                    for k in card.open_tickets
-                ],
-                "section-tickets",
+    paid: list[ft.Control] = [
+        ft.Row(
+            [
+                ft.Text(
+                    t(
+                        "card.payment_line",
+                        day=t.day(p.paid_on),
+                        method=t(f"method.{p.method}"),
+                        invoice=p.invoice_number,
+                    )
+                ),
+                ft.Text(t.money(p.amount, p.currency)),
+            ],
+            alignment=ft.MainAxisAlignment.SPACE_BETWEEN,
+            wrap=True,
+        )
+        for p in card.payments
+    ]
+    return [
+        _section(t("card.invoices"), [*terms, *_or_empty(invoices, t("card.no_invoices"))], "section-invoices"),
+        _section(t("card.payments"), _or_empty(paid, "—"), "section-payments"),
+    ]
+
+
+def _history(card: CustomerCard, t: Translator) -> list[ft.Control]:
+    timeline: list[ft.Control] = [
+        ft.Text(
+            _dots(
+                t.local_day(item.occurred_at),
+                item.kind + (f" ({item.direction})" if item.direction else ""),
+                item.subject,
+                item.summary,
             )
         )
-    sections += [
-        _section(t("card.invoices"), invoices, "section-invoices"),
-        _section(t("card.orders"), orders, "section-orders"),
-        _section(t("card.activities"), activities, "section-activities"),
+        for item in card.timeline
     ]
-    return ft.ListView(sections, expand=True, spacing=8, padding=8)
+    tickets: list[ft.Control] = [
+        ft.Text(
+            f"{t.local_day(k.opened_at)} · {k.kind} · {k.subject} · {k.status} ({k.priority})"
+            + (f" · {t.local_day(k.resolved_at)}" if k.resolved_at else ""),
+            color=ft.Colors.ERROR if k.status != "resolved" else None,
+        )
+        for k in card.tickets
+    ]
+    answers: list[ft.Control] = [
+        ft.Text(f"{t.local_day(a.responded_at)} · {a.campaign} · {a.response}") for a in card.campaign_answers
+    ]
+    answers += [
+        ft.Text(
+            f"{t.local_day(s.answered_at)} · {t('card.survey_line', kind=s.kind.upper(), score=s.score)}"
+            + (f" · {s.comment}" if s.comment else "")
+        )
+        for s in card.survey_answers
+    ]
+    return [
+        _section(t("card.timeline"), _or_empty(timeline, t("card.no_activities")), "section-activities"),
+        _section(t("card.tickets_all"), _or_empty(tickets, t("card.no_tickets")), "section-tickets"),
+        _section(t("card.campaigns"), _or_empty(answers, t("card.no_campaigns")), "section-campaigns"),
+    ]
+
+
+def _deals(card: CustomerCard, t: Translator) -> list[ft.Control]:
+    account = card.account
+    competition: list[ft.Control] = []
+    if account.get("competitor"):
+        competition.append(ft.Text(t("card.competitor", name=account["competitor"])))
+    if account.get("competitor_contract_end"):
+        competition.append(ft.Text(t("card.contract_end", day=t.day(account["competitor_contract_end"]))))
+    competition += [ft.Text(t("card.lost_reason", reason=reason)) for reason in card.lost_reasons]
+    opportunities: list[ft.Control] = [
+        ft.Text(
+            _dots(
+                o.name,
+                o.stage,
+                t.money(o.amount, o.currency),
+                f"{o.probability_pct} %",
+                t.day(o.expected_close) if o.expected_close else None,
+                o.competitor,
+                o.lost_reason,
+            )
+        )
+        for o in card.opportunities
+    ]
+    quotes: list[ft.Control] = [
+        ft.Text(
+            f"{q.number} · {q.status} · {t.money(q.gross_amount, q.currency)}"
+            + (f" · {t.day(q.valid_until)}" if q.valid_until else "")
+        )
+        for q in card.open_quotes
+    ]
+    reminders: list[ft.Control] = [ft.Text(f"{t.local_day(r.due_at)} · {r.reason}") for r in card.reminders]
+    stages: list[ft.Control] = [
+        ft.Text(f"{t.local_day(s.changed_at)} · {t('stage.' + s.to_stage)}") for s in card.stage_history
+    ]
+    return [
+        _section(t("card.competition"), _or_empty(competition, t("card.no_competitor")), "section-competition"),
+        _section(t("card.opportunities"), _or_empty(opportunities, t("card.no_opportunities")), "section-opps"),
+        _section(t("card.quotes"), _or_empty(quotes, t("card.no_quotes")), "section-quotes"),
+        _section(t("card.reminders"), _or_empty(reminders, t("card.no_reminders")), "section-reminders"),
+        _section(t("card.stage_history"), _or_empty(stages, "—"), "section-stages"),
+    ]
+
+
+def card_view(
+    card: CustomerCard | None,
+    t: Translator,
+    *,
+    on_back: Callable[[Any], None],
+    on_save_notes: Callable[[str], str | None] | None = None,
+) -> ft.Control:
+    back = ft.Row([ft.TextButton(t("card.back"), icon=ft.Icons.ARROW_BACK, on_click=on_back)])
+    if card is None:
+        return ft.Column([back, ft.Text(t("card.not_found"))])
+    account = card.account
+    figures = ft.Row(
+        [
+            _figure(t("card.revenue_12m"), t.money(card.revenue_12_months, card.currency), "card-revenue"),
+            _figure(
+                t("card.overdue"), t.money(card.overdue_amount, card.currency), "card-overdue", card.overdue_amount > 0
+            ),
+            _figure(t("card.open_amount"), t.money(card.open_amount, card.currency), "card-open"),
+            _figure(t("card.next_visit"), t.moment(card.next_visit) if card.next_visit else "—", "card-next-visit"),
+        ],
+        wrap=True,
+    )
+    tabs = [
+        ("card.tab_overview", _overview(card, t, on_save_notes)),
+        ("card.tab_contacts", _contacts(card, t)),
+        ("card.tab_purchases", _purchases(card, t)),
+        ("card.tab_payments", _payments(card, t)),
+        ("card.tab_history", _history(card, t)),
+        ("card.tab_deals", _deals(card, t)),
+    ]
+    header = ft.Column(
+        [
+            back,
+            ft.Semantics(content=ft.Text(account["name"], size=24, weight=ft.FontWeight.BOLD), identifier="card-name"),
+            ft.Text(f"{t('card.stage')} : {t('stage.' + account['lifecycle_stage'])}"),
+            figures,
+        ],
+        spacing=4,
+    )
+    return ft.Column(
+        [
+            ft.Container(header, padding=ft.Padding.symmetric(horizontal=8)),
+            ft.Tabs(
+                length=len(tabs),
+                expand=True,
+                content=ft.Column(
+                    [
+                        ft.TabBar(tabs=[ft.Tab(label=t(key)) for key, _controls in tabs], scrollable=True),
+                        ft.TabBarView(
+                            expand=True,
+                            controls=[
+                                ft.ListView(controls, expand=True, spacing=8, padding=8) for _key, controls in tabs
+                            ],
+                        ),
+                    ],
+                    expand=True,
+                ),
+            ),
+        ],
+        expand=True,
+        spacing=0,
+    )

@@ -10,7 +10,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from app.services import Device, InvalidServerUrl, check_server_url, open_device
 from sync.errors import AuthError, SyncError, TransportError
 from views.background import BackgroundSync, SyncSnapshot
 from views.card import card_view
+from views.dashboard import dashboard_view
 
 __all__ = ["TerrainUI", "run"]
 
@@ -49,6 +50,7 @@ class TerrainUI:
             self.t("settings.sign_in"), visible=False, on_click=lambda _e: self.go("/login")
         )
         self.search_value = ""
+        self.period: tuple[date, date] | None = None
         page.title = "Terrain"
         page.theme = ft.Theme(color_scheme_seed=ft.Colors.TEAL)
         page.on_route_change = self._on_route_change
@@ -87,8 +89,10 @@ class TerrainUI:
             view = self._login_view()
         elif route.startswith("/accounts/"):
             view = self._shell(route, 0, self._card(route.removeprefix("/accounts/")))
+        elif route == "/dashboard":
+            view = self._shell(route, 1, self._dashboard())
         elif route == "/settings":
-            view = self._shell(route, 1, self._settings())
+            view = self._shell(route, 2, self._settings())
         else:
             view = self._shell("/accounts", 0, self._accounts())
         self.page.views.clear()
@@ -98,8 +102,12 @@ class TerrainUI:
 
     def _shell(self, route: str, index: int, body: ft.Control) -> ft.View:
         t = self.t
-        destinations = [("nav.accounts", ft.Icons.STOREFRONT), ("nav.settings", ft.Icons.SETTINGS)]
-        routes = ["/accounts", "/settings"]
+        destinations = [
+            ("nav.accounts", ft.Icons.STOREFRONT),
+            ("nav.dashboard", ft.Icons.INSIGHTS),
+            ("nav.settings", ft.Icons.SETTINGS),
+        ]
+        routes = ["/accounts", "/dashboard", "/settings"]
 
         def select(e: Any) -> None:
             self.go(routes[int(e.control.selected_index)])
@@ -312,6 +320,42 @@ class TerrainUI:
             return None
 
         return card_view(card, self.t, on_back=lambda _e: self.go("/accounts"), on_save_notes=save_notes)
+
+    # -- dashboard ----------------------------------------------------------------------
+    def _dashboard(self) -> ft.Control:
+        t = self.t
+        today = datetime.now(t.zone).date()
+        start, end = self.period or (date(today.year, 1, 1), today)
+        state = self.device.engine.state()
+        title = t("dash.team") if state.get("role") in ("manager", "admin") else t("dash.title")
+        holder = ft.Container(expand=True)
+
+        def draw(first: date, last: date, error: str | None = None) -> None:
+            figures = None if error else self.device.figures(first, last)
+            holder.content = dashboard_view(
+                figures,
+                t,
+                start=first,
+                end=last,
+                currency=state.get("target_currency") or "EUR",
+                title=title,
+                error=error,
+                on_period=ask,
+            )
+
+        def ask(first_text: str, last_text: str) -> None:
+            try:
+                first, last = date.fromisoformat(first_text.strip()), date.fromisoformat(last_text.strip())
+                if last < first:
+                    raise ValueError(t("dash.ends_before"))
+            except ValueError as exc:
+                draw(start, end, t("dash.bad_period", error=exc))
+                return
+            self.period = (first, last)
+            draw(first, last)
+
+        draw(start, end)
+        return holder
 
     # -- settings -----------------------------------------------------------------------
     def _language_picker(self) -> ft.Control:

@@ -13,13 +13,14 @@ from app.ids import utcnow
 from app.models import table_of
 from server.deps import SessionDep
 from server.models import Device, RefreshToken, User
+from server.scope import user_info
 from server.security import (
     hash_refresh_token,
     issue_access_token,
     new_refresh_token,
     verify_password,
 )
-from sync.wire import TokenResponse, UserInfo
+from sync.wire import TokenResponse
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -108,5 +109,5 @@ def token(
         access_token=access,
         expires_in=settings.access_token_minutes * 60,
         refresh_token=refresh,
-        user=UserInfo(id=user.id, username=user.username, full_name=user.full_name, role=user.role),
+        user=user_info(session, user),
     )

@@ -120,9 +120,10 @@ def test_sign_in_sync_search_and_read_an_order_total_then_again_offline(
         fragment = account.name.split()[-1][:5]
         _type(host, "Rechercher un client", fragment)
         host.get_by_role("button", name=re.compile(re.escape(account.name))).first.click()
+        _wait_text(page.locator('[flt-semantics-identifier="card-name"]'), account.name)
+        host.get_by_role("tab", name="Achats").click()
         total = page.locator(f'[flt-semantics-identifier="order-total-{order.number}"]')
         _wait_text(total, expected_total)
-        _wait_text(page.locator('[flt-semantics-identifier="card-name"]'), account.name)
         page.close()
     finally:
         app.stop()
@@ -131,11 +132,14 @@ def test_sign_in_sync_search_and_read_an_order_total_then_again_offline(
     offline = start_app(tmp_path / "device")
     try:
         page, host = _open(browser, offline.url + f"accounts/{account.id}")
+        _wait_text(page.locator('[flt-semantics-identifier="card-name"]'), account.name)
+        host.get_by_role("tab", name="Achats").click()
         _wait_text(page.locator(f'[flt-semantics-identifier="order-total-{order.number}"]'), expected_total)
         page.goto(offline.url)
         page, host = _open(browser, offline.url)
         _type(host, "Rechercher un client", fragment)
         host.get_by_role("button", name=re.compile(re.escape(account.name))).first.click()
+        host.get_by_role("tab", name="Achats").click()
         _wait_text(page.locator(f'[flt-semantics-identifier="order-total-{order.number}"]'), expected_total)
         page.close()
     finally:
@@ -180,8 +184,9 @@ def test_on_a_phone_the_app_has_bottom_tabs_and_speaks_english_when_asked(
         host.get_by_role("button", name="Sign in").click()
         _wait_text(host.get_by_text(re.compile("Synced")), "Synced", seconds=60)
         # A phone gets a bottom navigation bar (tabs), not the side rail of a laptop.
-        assert [host.get_by_role("tab").nth(i).get_attribute("aria-label") for i in range(2)] == [
+        assert [host.get_by_role("tab").nth(i).get_attribute("aria-label") for i in range(3)] == [
             "Customers",
+            "Dashboard",
             "Settings",
         ]
         host.get_by_role("tab", name="Settings").click()
@@ -317,3 +322,73 @@ def test_a_refused_change_is_listed_with_its_reason_and_can_be_dismissed(
     with Session(open_replica(tmp_path / "device")) as session:
         assert pending_changes(session=session)["rejected"] == []
         assert session.get(Contact, "0192f000-0000-7000-8000-0000000000e2") is None
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_three_letters_of_a_town_find_a_card_with_its_brief_and_chart_then_the_dashboard(
+    browser: Any, live_server: LiveServer, tmp_path: Path
+) -> None:
+    from app.card import customer_card
+    from app.i18n import Translator
+    from app.replica import open_replica
+
+    account, _order = _known_order(live_server)
+    town = account.billing_city or ""
+    app = start_app(tmp_path / "device", server_url=live_server.url)
+    try:
+        page, host = _signed_in(browser, app.url, "alice")
+        _type(host, "Rechercher un client", town[:3].lower())
+        host.get_by_role("button", name=re.compile(re.escape(account.name))).first.click()
+        _wait_text(page.locator('[flt-semantics-identifier="card-name"]'), account.name)
+        # The brief, point by point, as the services build it from the replica (same day, same words).
+        with Session(open_replica(app.data_dir)) as session:
+            card = customer_card(session=session, account_id=account.id, today=_rep_today())
+        assert card is not None and card.brief
+        t = Translator("fr")
+        for point in card.brief:
+            if point.kind == "rfm":
+                continue  # ranked among the book by the app's cache: checked by the card tests
+            _wait_text(page.locator(f'[flt-semantics-identifier="brief-{point.kind}"]'), t.brief_point(point)[:40])
+        # The chart of 24 months, this month last, labelled with its best month.
+        months = card.revenue_by_month
+        chart = page.locator('[flt-semantics-identifier="card-chart"]')
+        chart.wait_for(timeout=30_000)
+        label = chart.get_attribute("aria-label") or chart.text_content() or ""
+        assert f"{months[0].month:%Y-%m} – {months[-1].month:%Y-%m}" in label, label
+        best = max(months, key=lambda m: m.net_amount)
+        assert t.money(best.net_amount, card.currency) in label
+        # The dashboard: this year's figures of alice's book, against her target.
+        host.get_by_role("button", name=re.compile("Tableau de bord")).click()
+        _wait_text(page.locator('[flt-semantics-identifier="dashboard-title"]'), "Mes chiffres")
+        device_figures = _device_figures(app.data_dir)
+        _wait_text(
+            page.locator('[flt-semantics-identifier="dash-revenue"]'),
+            t.money(device_figures["revenue_net_amount"], "EUR"),
+        )
+        page.locator('[flt-semantics-identifier="dash-chart"]').wait_for(timeout=30_000)
+        page.screenshot(path=str(tmp_path / "dashboard.png"))
+        page.close()
+    finally:
+        app.stop()
+
+
+def _device_figures(data_dir: Path) -> dict[str, Any]:
+    """This year's figures as the app computes them, from the same replica."""
+    from datetime import date
+
+    from app.services import open_device
+    from sync.engine import TokenStore
+
+    device = open_device(data_dir, token_store=TokenStore())
+    try:
+        today = _rep_today()
+        return device.figures(date(today.year, 1, 1), today)
+    finally:
+        device.close()
+
+
+def _rep_today() -> Any:
+    """Today in the rep's time zone, as the app counts it."""
+    from datetime import datetime
+
+    return datetime.now(Translator("fr").zone).date()

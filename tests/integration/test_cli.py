@@ -152,8 +152,11 @@ def test_terrain_server_migrates_adds_users_and_serves(tmp_path: Path) -> None:
 
 
 def test_the_devices_figures_equal_the_servers_for_the_same_book(live_server: LiveServer, tmp_path: Path) -> None:
+    from datetime import date
+
     import httpx
 
+    from app.figures import period_target
     from tests.conftest import sign_in
 
     device = tmp_path / "device"
@@ -176,8 +179,20 @@ def test_the_devices_figures_equal_the_servers_for_the_same_book(live_server: Li
     # The demo book has a year of everything: each figure is a number, not "no data".
     assert all(mine[name] is not None for name in ("churn_rate", "close_rate", "nps", "first_contact_resolution"))
     assert mine["orders"] > 0 and mine["active_at_end"] > 0 and sum(mine["rfm_segments"].values()) > 0
-    # The manager's book is the team's: alice's accounts and more.
+    # Revenue and orders against alice's monthly targets (200 000 EUR, 48 orders): the period
+    # is 12 days of November 2025 (of 30), 11 whole months and 18 days of November 2026 (of 30),
+    # twelve months' worth.
+    assert mine["revenue_target_amount"] == 12 * 200_000_00
+    assert mine["order_target"] == 12 * 48
+    assert mine["revenue_vs_target"] == mine["revenue_net_amount"] / mine["revenue_target_amount"]
+    assert [m["month"] for m in mine["revenue_by_month"]][:2] == ["2025-11", "2025-12"]
+    assert len(mine["revenue_by_month"]) == 13
+    assert sum(m["net_amount"] for m in mine["revenue_by_month"]) == mine["revenue_net_amount"]
+    assert sum(m["orders"] for m in mine["revenue_by_month"]) == mine["orders"]
+    # The manager's book is the team's: alice's accounts and more; the target is the three reps'.
     assert team.status_code == 200 and team.json()["orders"] > mine["orders"]
+    team_monthly = 200_000_00 + 220_000_00 + 210_000_00
+    assert team.json()["revenue_target_amount"] == period_target(team_monthly, date(2025, 11, 19), date(2026, 11, 18))
     assert backwards.status_code == 422 and "ends before it starts" in backwards.text
     assert anonymous.status_code == 401
 

@@ -136,3 +136,17 @@ def test_nps_ces_and_first_contact_resolution() -> None:
     assert nps([]) is None
     assert ces([2, 3, 4]) == 3.0 and ces([]) is None
     assert first_contact_resolution([True, False, True, True]) == 0.75 and first_contact_resolution([]) is None
+
+
+def test_a_monthly_target_is_spread_by_the_share_of_each_months_days() -> None:
+    from app.figures import period_target
+
+    assert period_target(3_000, date(2026, 1, 1), date(2026, 1, 31)) == 3_000  # one whole month
+    assert period_target(3_000, date(2026, 1, 1), date(2026, 12, 31)) == 36_000  # a year
+    assert period_target(3_100, date(2026, 1, 1), date(2026, 1, 15)) == 1_500  # 15 / 31 of 3 100
+    # 15 days of January (of 31) and 14 of February 2026 (of 28): 1 354.84... + 1 400 = 2 754.84...
+    assert period_target(2_800, date(2026, 1, 17), date(2026, 2, 14)) == 2_755
+    # February 2028 has 29 days: one day is 1 / 29 of the month, 100 / 29 = 3.45 -> 3.
+    assert period_target(100, date(2028, 2, 29), date(2028, 2, 29)) == 3
+    assert period_target(None, date(2026, 1, 1), date(2026, 1, 31)) is None
+    assert period_target(100, date(2026, 2, 1), date(2026, 1, 31)) is None  # ends before it starts
