@@ -5,15 +5,16 @@ customer is and how it came, the people, what it bought and when, what it owes a
 every exchange, its complaints, its campaign and survey answers, the competition, the deals
 under way, and the pre-visit brief built from all of it (`app.brief`).
 
-The card of an account with thousands of orders is built in a few milliseconds: every read is
-one indexed query through SQLAlchemy Core (no ORM objects), and sums are made by the database.
+Every section is one indexed query through SQLAlchemy Core or the DB-API (no ORM objects),
+and the database sums and groups: on a 5,000-account book a card takes about 7 ms, that of an
+account with 2,000 orders about 35 ms, less than a plain read of its lines (bench/card.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
@@ -49,6 +50,7 @@ from app.models import (
     Ticket,
     Visit,
     table_of,
+    utc_day,
 )
 from app.search import search_index
 
@@ -71,9 +73,9 @@ RECENT_ORDERS = 50
 TIMELINE_ITEMS = 40
 #: Next-best products: the account's best products looked up, the similar accounts kept.
 SEED_PRODUCTS = 5
-NEIGHBOURS = 20
+NEIGHBOURS = 10
+NEIGHBOUR_LINES = 120
 OPEN_QUOTE_STATUSES = ("draft", "sent", "accepted")
-OPEN_OPPORTUNITY_STAGES_EXCLUDED = ("won", "lost")
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +244,7 @@ class CustomerCard:
     contacts: list[ContactLine]
     # Purchases
     order_count: int
-    last_order_at: datetime | None
+    order_days: list[date]  # the days it ordered on (UTC), the first first
     revenue_12_months: int
     revenue_by_month: list[MonthRevenue]  # CHART_MONTHS months, the oldest first, this one last
     year_to_date: int
@@ -362,33 +364,33 @@ def _contacts(conn: Connection, account_id: str, today: date) -> list[ContactLin
 
 
 def _orders(conn: Connection, account_id: str, currency: str, today: date) -> dict[str, Any]:
-    """Counts, the revenue by month, this year against last year, and the recent orders with lines."""
+    """Counts, order days, the revenue by month, this year against last year, and the recent
+    orders with their lines: the account's orders summed by day in one query, the rest here."""
     o = table_of(Order).c
-    counted = o.status != "cancelled"
-    same_currency = sa.and_(o.account_id == account_id, counted, o.currency == currency)
-    order_count, last_order_at = conn.execute(
-        sa.select(sa.func.count(), sa.func.max(o.ordered_at)).where(o.account_id == account_id, counted)
-    ).one()
-    months = month_starts(today)
-    by_month = {
-        m: (int(net), int(n))
-        for m, net, n in conn.execute(
-            sa.select(sa.func.substr(o.ordered_at, 1, 7), sa.func.sum(o.net_amount), sa.func.count())
-            .where(same_currency, o.ordered_at >= _edge(months[0]))
-            .group_by(sa.func.substr(o.ordered_at, 1, 7))
+    in_currency = o.currency == currency
+    day = utc_day(o.ordered_at)
+    by_day = conn.execute(
+        sa.select(
+            day,
+            sa.func.count(),
+            sa.func.sum(sa.case((in_currency, o.net_amount), else_=0)),
+            sa.func.sum(sa.case((in_currency, 1), else_=0)),
         )
-    }
-    this_year_start = date(today.year, 1, 1)
-    last_year_start, a_year_ago = date(today.year - 1, 1, 1), _year_before(today)
-    tomorrow = today + timedelta(days=1)
+        .where(o.account_id == account_id, o.status != "cancelled")
+        .group_by(day)
+        .order_by(day)
+    ).all()
+    days = [(date.fromisoformat(d), int(n), int(net), int(n_in_currency)) for d, n, net, n_in_currency in by_day]
+    months = month_starts(today)
+    by_month = dict.fromkeys(months, (0, 0))
+    for d, _n, net, n_in_currency in days:
+        month = d.replace(day=1)
+        if month in by_month:
+            total, count = by_month[month]
+            by_month[month] = (total + net, count + n_in_currency)
 
-    def revenue(start: date, end: date) -> int:
-        value = conn.execute(
-            sa.select(sa.func.coalesce(sa.func.sum(o.net_amount), 0)).where(
-                same_currency, o.ordered_at >= _edge(start), o.ordered_at < _edge(end)
-            )
-        ).scalar_one()
-        return int(value)
+    def revenue(first: date, last: date) -> int:
+        return sum(net for d, _n, net, _c in days if first <= d <= last)
 
     recent = conn.execute(
         sa.select(o.id, o.number, o.ordered_at, o.status, o.net_amount, o.gross_amount, o.currency)
@@ -406,84 +408,88 @@ def _orders(conn: Connection, account_id: str, currency: str, today: date) -> di
         ):
             lines.setdefault(order_id, []).append(OrderLineSummary(description, quantity, net))
     return {
-        "order_count": int(order_count),
-        "last_order_at": last_order_at,
-        "revenue_12_months": revenue(_year_before(today), tomorrow),
-        "revenue_by_month": [MonthRevenue(m, *by_month.get(f"{m:%Y-%m}", (0, 0))) for m in months],
-        "year_to_date": revenue(this_year_start, tomorrow),
-        "last_year_to_date": revenue(last_year_start, a_year_ago + timedelta(days=1)),
+        "order_count": sum(n for _d, n, _net, _c in days),
+        "order_days": [d for d, *_rest in days],
+        "revenue_12_months": revenue(_year_before(today), today),
+        "revenue_by_month": [MonthRevenue(m, *by_month[m]) for m in months],
+        "year_to_date": revenue(date(today.year, 1, 1), today),
+        "last_year_to_date": revenue(date(today.year - 1, 1, 1), _year_before(today)),
         "orders": [OrderSummary(*r[:7], lines.get(r.id, [])) for r in recent],
     }
 
 
-def _order_days(conn: Connection, account_id: str) -> list[date]:
-    o = table_of(Order).c
-    moments = conn.execute(
-        sa.select(o.ordered_at).where(o.account_id == account_id, o.status != "cancelled").order_by(o.ordered_at)
-    ).scalars()
-    return list(dict.fromkeys(_utc_day(m) for m in moments))
+# The account's orders first, kept apart (SQLite indexes them on the fly), then their lines:
+# a fifth faster than looking each line's order up in the whole order table.
+_PRODUCT_HISTORY = """
+WITH o AS MATERIALIZED (
+    SELECT id, substr(ordered_at, 1, 10) AS day FROM "order" WHERE account_id = ?1 AND status != 'cancelled'
+)
+SELECT x.product_id, x.orders, x.quantity, x.net, x.first_on, x.last_on, p.name
+FROM (
+    SELECT ol.product_id, count(DISTINCT ol.order_id) AS orders, sum(ol.quantity) AS quantity,
+           sum(ol.net_amount) AS net, min(o.day) AS first_on, max(o.day) AS last_on
+    FROM order_line ol JOIN o ON o.id = ol.order_id
+    WHERE ol.account_id = ?1 AND ol.product_id IS NOT NULL
+    GROUP BY ol.product_id
+) x JOIN product p ON p.id = x.product_id
+"""
 
 
 def _product_history(conn: Connection, account_id: str) -> list[ProductHistory]:
-    """What the account bought of each product, in orders, quantity, net revenue, first and last day."""
-    ol, o, p = table_of(OrderLine).c, table_of(Order).c, table_of(Product).c
-    per_product = (
-        sa.select(
-            ol.product_id,
-            sa.func.count(sa.distinct(ol.order_id)).label("orders"),
-            sa.func.sum(ol.quantity).label("quantity"),
-            sa.func.sum(ol.net_amount).label("net"),
-            sa.func.min(o.ordered_at).label("first_at"),
-            sa.func.max(o.ordered_at).label("last_at"),
-        )
-        .join_from(table_of(OrderLine), table_of(Order), o.id == ol.order_id)
-        .where(ol.account_id == account_id, ol.product_id.is_not(None), o.status != "cancelled")
-        .group_by(ol.product_id)
-        .subquery()
-    )
-    rows = conn.execute(
-        sa.select(per_product, p.name).join_from(per_product, table_of(Product), p.id == per_product.c.product_id)
-    ).all()
+    """What the account bought of each product, in orders, quantity, net revenue, first and last
+    day (UTC). Straight through the DB-API: a big account has thousands of rows here."""
     return [
-        ProductHistory(pid, name, int(n), int(q), int(net), _utc_day(first), _utc_day(last))
-        for pid, n, q, net, first, last, name in rows
+        ProductHistory(pid, name, n, q, net, date.fromisoformat(first), date.fromisoformat(last))
+        for pid, n, q, net, first, last, name in conn.exec_driver_sql(_PRODUCT_HISTORY, (account_id,))
     ]
 
 
 def _suggestions(conn: Connection, account_id: str, products: list[ProductHistory]) -> list[Suggestion]:
     """Products bought by the accounts that buy most like this one, that this one never bought.
 
-    Similar accounts: those buying the most of this account's SEED_PRODUCTS best products (by
-    orders); their products are counted once per account, the most shared first. Bounded work:
-    it reads the buyers of a few products, then the products of a few accounts."""
+    Similar accounts: the NEIGHBOURS buying the most of this account's SEED_PRODUCTS best
+    products (by orders). Each neighbour's last NEIGHBOUR_LINES order lines say what it buys
+    now; a product counts once per neighbour, the most shared first. Bounded work, whatever the
+    book's size: the buyers of a few products (an index range each), then a few hundred lines
+    of a few accounts. An account that buys everything weighs no more than any other."""
     if not products:
         return []
     seeds = [p.product_id for p in sorted(products, key=lambda p: (-p.orders, -p.net_amount))[:SEED_PRODUCTS]]
-    ol, p = table_of(OrderLine).c, table_of(Product).c
+    ol = table_of(OrderLine).c
     shared = sa.func.count(sa.distinct(ol.product_id))
-    neighbours = conn.execute(
-        sa.select(ol.account_id)
-        .where(ol.product_id.in_(seeds), ol.account_id != account_id)
-        .group_by(ol.account_id)
-        .order_by(shared.desc(), ol.account_id)
-        .limit(NEIGHBOURS)
-    ).scalars()
-    similar = list(neighbours)
+    similar = list(
+        conn.execute(
+            sa.select(ol.account_id)
+            .where(ol.product_id.in_(seeds), ol.account_id != account_id)
+            .group_by(ol.account_id)
+            .order_by(shared.desc(), ol.account_id)
+            .limit(NEIGHBOURS)
+        ).scalars()
+    )
     if not similar:
         return []
-    owned = {p.product_id for p in products}
-    buyers = sa.func.count(sa.distinct(ol.account_id))
-    candidates = conn.execute(
-        sa.select(ol.product_id, p.name, buyers)
-        .join_from(table_of(OrderLine), table_of(Product), p.id == ol.product_id)
-        .where(ol.account_id.in_(similar), p.active.is_(True))
-        .group_by(ol.product_id, p.name)
-        .order_by(buyers.desc(), p.name)
-        .limit(len(owned) + 3)
+    # Each neighbour's recent lines (a LIMIT per neighbour, hence the union), each product once
+    # per neighbour, counted by neighbours; what this account already buys is left out here.
+    recent = " UNION ALL ".join(
+        "SELECT * FROM (SELECT account_id, product_id FROM order_line WHERE account_id = ? "
+        "AND product_id IS NOT NULL ORDER BY id DESC LIMIT ?)"
+        for _ in similar
+    )
+    counted = conn.exec_driver_sql(
+        f"SELECT product_id, count(*) AS buyers FROM (SELECT DISTINCT account_id, product_id FROM ({recent})) "
+        "GROUP BY product_id HAVING count(*) >= 2 ORDER BY buyers DESC, product_id",
+        tuple(value for neighbour in similar for value in (neighbour, NEIGHBOUR_LINES)),
     ).all()
-    return [Suggestion(pid, name, int(n), len(similar)) for pid, name, n in candidates if pid not in owned and n >= 2][
-        :3
-    ]
+    owned = {p.product_id for p in products}
+    likely = [(pid, n) for pid, n in counted if pid not in owned][:10]
+    if not likely:
+        return []
+    p = table_of(Product).c
+    names = dict(
+        conn.execute(sa.select(p.id, p.name).where(p.id.in_([pid for pid, _n in likely]), p.active.is_(True))).all()
+    )
+    ranked = sorted(((n, names[pid], pid) for pid, n in likely if pid in names), key=lambda x: (-x[0], x[1]))
+    return [Suggestion(pid, name, n, len(similar)) for n, name, pid in ranked[:3]]
 
 
 def _payments(conn: Connection, account_id: str, currency: str, today: date) -> dict[str, Any]:
@@ -677,7 +683,7 @@ def customer_card(
         BriefFacts(
             today=today,
             currency=currency,
-            order_days=_order_days(conn, account_id),
+            order_days=orders["order_days"],
             overdue=[(i.open_amount, i.days_overdue) for i in payments["open_invoices"] if i.overdue],
             open_tickets=[
                 OpenTicketFact(t.subject, t.kind, t.priority, _utc_day(t.opened_at))

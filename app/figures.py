@@ -33,6 +33,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any, NamedTuple
 
 from app.money import round_div
 
@@ -40,7 +41,11 @@ __all__ = [
     "WINDOW",
     "OrderFact",
     "Rfm",
+    "acquisition_between",
     "acquisition_rate",
+    "churn_between",
+    "first_orders",
+    "monthly_totals",
     "ces",
     "active_accounts",
     "churn_rate",
@@ -56,8 +61,9 @@ __all__ = [
 WINDOW = timedelta(days=365)
 
 
-@dataclass(frozen=True, slots=True)
-class OrderFact:
+class OrderFact(NamedTuple):
+    """One order as the figures see it (a tuple: a book has hundreds of thousands of them)."""
+
     account_id: str
     ordered_on: date
     net_amount: int
@@ -70,24 +76,56 @@ def active_accounts(orders: Iterable[OrderFact], day: date) -> set[str]:
 
 def churn_rate(orders: Iterable[OrderFact], start: date, end: date) -> float | None:
     facts = list(orders)
-    before = active_accounts(facts, start)
-    if not before:
+    return churn_between(active_accounts(facts, start), active_accounts(facts, end))
+
+
+def churn_between(active_at_start: set[str], active_at_end: set[str]) -> float | None:
+    """Churn from the two active sets (the same definition, for a caller that has them)."""
+    if not active_at_start:
         return None
-    return len(before - active_accounts(facts, end)) / len(before)
+    return len(active_at_start - active_at_end) / len(active_at_start)
+
+
+def first_orders(orders: Iterable[OrderFact]) -> dict[str, date]:
+    """Each account's first order day."""
+    first: dict[str, date] = {}
+    for o in orders:
+        if o.account_id not in first or o.ordered_on < first[o.account_id]:
+            first[o.account_id] = o.ordered_on
+    return first
 
 
 def acquisition_rate(orders: Iterable[OrderFact], start: date, end: date) -> float | None:
     facts = list(orders)
-    before = active_accounts(facts, start)
-    if not before:
+    return acquisition_between(
+        active_accounts(facts, start), active_accounts(facts, end), first_orders(facts), start, end
+    )
+
+
+def acquisition_between(
+    active_at_start: set[str], active_at_end: set[str], first: dict[str, date], start: date, end: date
+) -> float | None:
+    """Acquisition from the two active sets and the first order days."""
+    if not active_at_start:
         return None
-    first: dict[str, date] = {}
-    for o in facts:
-        if o.account_id not in first or o.ordered_on < first[o.account_id]:
-            first[o.account_id] = o.ordered_on
     # Acquired in (A, B]: a first order on day A itself counts for the period before.
-    acquired = {a for a in active_accounts(facts, end) if start < first[a] <= end}
-    return len(acquired) / len(before)
+    acquired = {a for a in active_at_end if start < first[a] <= end}
+    return len(acquired) / len(active_at_start)
+
+
+def monthly_totals(orders: Iterable[OrderFact], start: date, end: date) -> list[dict[str, Any]]:
+    """Net revenue and orders of each calendar month touching [start, end], within it."""
+    months: dict[tuple[int, int], list[int]] = {}
+    first = date(start.year, start.month, 1)
+    while first <= end:
+        months[(first.year, first.month)] = [0, 0]
+        first = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    for o in orders:
+        if start <= o.ordered_on <= end:
+            month = months[(o.ordered_on.year, o.ordered_on.month)]
+            month[0] += o.net_amount
+            month[1] += 1
+    return [{"month": f"{y:04d}-{m:02d}", "net_amount": net, "orders": n} for (y, m), (net, n) in months.items()]
 
 
 @dataclass(frozen=True, slots=True)

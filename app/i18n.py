@@ -47,6 +47,9 @@ _MESSAGES: dict[str, dict[str, str]] = {
     },
     "accounts.search": {"fr": "Rechercher un client", "en": "Search customers"},
     "accounts.empty": {"fr": "Aucun client ne correspond.", "en": "No customer matches."},
+    "accounts.products": {"fr": "Produits", "en": "Products"},
+    "accounts.in_stock": {"fr": "en stock", "en": "in stock"},
+    "accounts.out_of_stock": {"fr": "en rupture", "en": "out of stock"},
     "accounts.none_yet": {
         "fr": "Aucun client sur cet appareil : synchronisez.",
         "en": "No customers on this device yet: sync.",

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from app.card import AccountSummary, CustomerCard, customer_card, search_accounts
+from app.card import AccountSummary, CustomerCard, customer_card, search_accounts, search_products
 from app.credentials import best_token_store
-from app.dashboard import Targets, book_figures, book_rfm, monthly_revenue
+from app.dashboard import Targets, book_figures, book_rfm
 from app.edits import dismiss_rejected, edit_account, pending_changes, resend_rejected, resolve_conflict
 from app.figures import Rfm
 from app.replica import open_replica
@@ -40,6 +40,19 @@ def check_server_url(text: str) -> str:
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise InvalidServerUrl(f"{text!r} is not a server address: write it like https://crm.example.com")
     return url
+
+
+@dataclass(frozen=True, slots=True)
+class ProductLine:
+    """A product as a search result shows it: price and availability as last synced."""
+
+    id: str
+    name: str
+    sku: str
+    category: str
+    list_price_amount: int
+    currency: str
+    in_stock: bool
 
 
 def _int(text: str | None) -> int | None:
@@ -78,6 +91,13 @@ class Device:
         with Session(self.replica) as session:
             return search_accounts(session=session, query=query, limit=limit)
 
+    def search_products(self, query: str, limit: int = 5) -> list[ProductLine]:
+        with Session(self.replica) as session:
+            return [
+                ProductLine(p.id, p.name, p.sku, p.category, p.list_price_amount, p.currency, p.in_stock)
+                for p in search_products(session=session, query=query, limit=limit)
+            ]
+
     def card(self, account_id: str, today: date) -> CustomerCard | None:
         with Session(self.replica) as session:
             return customer_card(
@@ -101,10 +121,7 @@ class Device:
             state.get("target_currency") or "EUR",
         )
         with Session(self.replica) as session:
-            return {
-                **book_figures(session=session, start=start, end=end, targets=targets),
-                "revenue_by_month": monthly_revenue(session=session, start=start, end=end),
-            }
+            return book_figures(session=session, start=start, end=end, targets=targets)
 
     def edit_account(self, account_id: str, changes: dict[str, Any]) -> None:
         with Session(self.replica) as session:

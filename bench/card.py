@@ -127,7 +127,9 @@ def add_card_records(server_db: Path) -> None:
                 }
             )
         for k in range(2):
-            starts = now - timedelta(days=rng.randrange(5, 200)) if k == 0 else now + timedelta(days=rng.randrange(1, 30))
+            starts = (
+                now - timedelta(days=rng.randrange(5, 200)) if k == 0 else now + timedelta(days=rng.randrange(1, 30))
+            )
             per_account["visit"].append(
                 {
                     "id": new_id(),
@@ -168,10 +170,22 @@ def add_card_records(server_db: Path) -> None:
         if big or rng.random() < 0.3:
             answered = _stamp(now - timedelta(days=rng.randrange(30, 200)))
             per_account["survey_response"].append(
-                {"id": new_id(), "account_id": account_id, "kind": "nps", "score": rng.randrange(0, 11), "answered_at": answered}
+                {
+                    "id": new_id(),
+                    "account_id": account_id,
+                    "kind": "nps",
+                    "score": rng.randrange(0, 11),
+                    "answered_at": answered,
+                }
             )
             per_account["campaign_response"].append(
-                {"id": new_id(), "campaign_id": campaign, "account_id": account_id, "responded_at": answered, "response": "opened"}
+                {
+                    "id": new_id(),
+                    "campaign_id": campaign,
+                    "account_id": account_id,
+                    "responded_at": answered,
+                    "response": "opened",
+                }
             )
         if big or rng.random() < 0.2:
             created = now - timedelta(days=rng.randrange(10, 300))
@@ -250,30 +264,41 @@ def raw_baseline(replica: Path, account_id: str) -> tuple[float, float]:
     return card_floor, figures_floor
 
 
+def build_and_sync(root: Path, accounts: int, lines: int) -> SyncEngine:
+    """The territory on a server of its own, synced into an empty replica as the app does."""
+    root.mkdir(parents=True, exist_ok=True)
+    server_db = root / "server.db"
+    started = time.perf_counter()
+    build = [sys.executable, str(ROOT / "bench" / "sync.py"), "--accounts", str(accounts)]
+    build += ["--lines", str(lines), "--build-only", str(server_db)]
+    subprocess.run(build, check=True, capture_output=True, text=True)
+    add_card_records(server_db)
+    print(f"territory built in {time.perf_counter() - started:.1f} s", flush=True)
+    process, url = start_server(root, server_db)
+    try:
+        engine = SyncEngine(replica=open_replica(root / "device"), http=httpx.Client(base_url=url, timeout=300))
+        engine.sign_in(username="rene", password="bench")
+        started = time.perf_counter()
+        pulled = engine.sync().pulled
+        print(f"first sync: {pulled.upserts} records in {time.perf_counter() - started:.1f} s", flush=True)
+    finally:
+        process.terminate()
+        process.wait(10)
+    return engine
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--accounts", type=int, default=5000)
     parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--keep", type=Path, help="build and sync into this folder once, then reuse it")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        server_db = root / "server.db"
-        started = time.perf_counter()
-        build = [sys.executable, str(ROOT / "bench" / "sync.py"), "--accounts", str(args.accounts)]
-        build += ["--lines", str(args.lines), "--build-only", str(server_db)]
-        subprocess.run(build, check=True, capture_output=True, text=True)
-        add_card_records(server_db)
-        print(f"territory built in {time.perf_counter() - started:.1f} s", flush=True)
-        process, url = start_server(root, server_db)
-        try:
-            engine = SyncEngine(replica=open_replica(root / "device"), http=httpx.Client(base_url=url, timeout=300))
-            engine.sign_in(username="rene", password="bench")
-            started = time.perf_counter()
-            pulled = engine.sync().pulled
-            print(f"first sync: {pulled.upserts} records in {time.perf_counter() - started:.1f} s", flush=True)
-        finally:
-            process.terminate()
-            process.wait(10)
+        root = args.keep or Path(tmp)
+        if args.keep and (root / "device" / REPLICA_FILE).exists():
+            engine = SyncEngine(replica=open_replica(root / "device"), http=httpx.Client())
+        else:
+            engine = build_and_sync(root, args.accounts, args.lines)
         device = Device(root / "device", engine.replica, engine)
         replica = root / "device" / REPLICA_FILE
         db = sqlite3.connect(replica)

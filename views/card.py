@@ -53,6 +53,15 @@ def _link(text: str | None, url: str | None) -> ft.Control | None:
     return ft.TextButton(text, url=url) if url else ft.Text(text)
 
 
+def _map_url(lat: float | None, lon: float | None, phone: bool) -> str | None:
+    """A phone opens its own map app (geo:); a laptop gets OpenStreetMap in the browser."""
+    if lat is None or lon is None:
+        return None
+    if phone:
+        return f"geo:{lat},{lon}?q={lat},{lon}"
+    return f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=17/{lat}/{lon}"
+
+
 def _dial(number: str | None) -> str | None:
     return f"tel:{number.replace(' ', '')}" if number else None
 
@@ -95,7 +104,9 @@ def _brief(card: CustomerCard, t: Translator) -> ft.Control:
     return _section(t("card.brief"), _or_empty(points, t("card.brief_empty")), "section-brief")
 
 
-def _overview(card: CustomerCard, t: Translator, on_save_notes: Callable[[str], str | None] | None) -> list[ft.Control]:
+def _overview(
+    card: CustomerCard, t: Translator, on_save_notes: Callable[[str], str | None] | None, phone: bool
+) -> list[ft.Control]:
     account = card.account
     address = ", ".join(
         p
@@ -105,11 +116,7 @@ def _overview(card: CustomerCard, t: Translator, on_save_notes: Callable[[str], 
         )
         if p
     )
-    map_url = (
-        f"geo:{account['billing_lat']},{account['billing_lon']}?q={account['billing_lat']},{account['billing_lon']}"
-        if account.get("billing_lat") is not None
-        else None
-    )
+    map_url = _map_url(account.get("billing_lat"), account.get("billing_lon"), phone)
     legal = _dots(
         account.get("legal_form"),
         f"SIREN {account['siren']}" if account.get("siren") else None,
@@ -211,17 +218,29 @@ def _purchases(card: CustomerCard, t: Translator) -> list[ft.Control]:
         for p in card.top_products
     ]
     orders: list[ft.Control] = [
-        ft.Row(
+        ft.Column(
             [
-                ft.Text(t.local_day(o.ordered_at), width=110),
-                ft.Text(o.number or "", expand=True),
+                ft.Row(
+                    [
+                        ft.Text(t.local_day(o.ordered_at), width=110),
+                        ft.Text(o.number or "", expand=True),
+                        ft.Text(
+                            t("card.order_line") if len(o.lines) == 1 else t("card.order_lines", count=len(o.lines)),
+                            width=80,
+                        ),
+                        ft.Semantics(
+                            content=ft.Text(t.money(o.gross_amount, o.currency)),
+                            identifier=f"order-total-{o.number or o.id}",
+                        ),
+                    ]
+                ),
                 ft.Text(
-                    t("card.order_line") if len(o.lines) == 1 else t("card.order_lines", count=len(o.lines)), width=80
+                    ", ".join(f"{line.quantity} × {line.description}" for line in o.lines),
+                    size=12,
+                    color=ft.Colors.ON_SURFACE_VARIANT,
                 ),
-                ft.Semantics(
-                    content=ft.Text(t.money(o.gross_amount, o.currency)), identifier=f"order-total-{o.number or o.id}"
-                ),
-            ]
+            ],
+            spacing=0,
         )
         for o in card.orders
     ]
@@ -358,6 +377,7 @@ def card_view(
     *,
     on_back: Callable[[Any], None],
     on_save_notes: Callable[[str], str | None] | None = None,
+    phone: bool = False,
 ) -> ft.Control:
     back = ft.Row([ft.TextButton(t("card.back"), icon=ft.Icons.ARROW_BACK, on_click=on_back)])
     if card is None:
@@ -375,7 +395,7 @@ def card_view(
         wrap=True,
     )
     tabs = [
-        ("card.tab_overview", _overview(card, t, on_save_notes)),
+        ("card.tab_overview", _overview(card, t, on_save_notes, phone)),
         ("card.tab_contacts", _contacts(card, t)),
         ("card.tab_purchases", _purchases(card, t)),
         ("card.tab_payments", _payments(card, t)),

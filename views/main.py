@@ -283,6 +283,7 @@ class TerrainUI:
 
         def fill() -> None:
             found = self.device.search(self.search_value)
+            products = self.device.search_products(self.search_value) if self.search_value.strip() else []
             results.controls = [
                 ft.ListTile(
                     title=ft.Text(a.name),
@@ -293,6 +294,19 @@ class TerrainUI:
             ]
             if not found:
                 results.controls = [ft.Text(t("accounts.empty") if self.search_value else t("accounts.none_yet"))]
+            if products:
+                results.controls.append(ft.Text(t("accounts.products"), size=16, weight=ft.FontWeight.BOLD))
+                results.controls += [
+                    ft.ListTile(
+                        title=ft.Text(p.name),
+                        subtitle=ft.Text(
+                            f"{p.sku} · {p.category} · {t('accounts.in_stock') if p.in_stock else t('accounts.out_of_stock')}"
+                        ),
+                        trailing=ft.Text(t.money(p.list_price_amount, p.currency)),
+                        dense=True,
+                    )
+                    for p in products
+                ]
 
         def on_change(e: Any) -> None:
             self.search_value = e.control.value or ""
@@ -319,7 +333,13 @@ class TerrainUI:
             self.background.wrote_locally()
             return None
 
-        return card_view(card, self.t, on_back=lambda _e: self.go("/accounts"), on_save_notes=save_notes)
+        return card_view(
+            card,
+            self.t,
+            on_back=lambda _e: self.go("/accounts"),
+            on_save_notes=save_notes,
+            phone=bool(self.page.platform and self.page.platform.is_mobile()),
+        )
 
     # -- dashboard ----------------------------------------------------------------------
     def _dashboard(self) -> ft.Control:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from app.dashboard import book_figures, monthly_revenue
+from app.dashboard import book_figures
 from server.deps import CurrentUser, SessionDep
 from server.scope import account_scope_filter, scope_owner_ids, scope_targets
 
@@ -32,8 +32,10 @@ def figures(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "to: the period ends before it starts")
     if (end - start).days > MAX_DAYS:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"to: a period covers at most {MAX_DAYS} days")
-    scope = account_scope_filter(scope_owner_ids(session, user))
-    return {
-        **book_figures(session=session, start=start, end=end, scope=scope, targets=scope_targets(session, user)),
-        "revenue_by_month": monthly_revenue(session=session, start=start, end=end, scope=scope),
-    }
+    return book_figures(
+        session=session,
+        start=start,
+        end=end,
+        scope=account_scope_filter(scope_owner_ids(session, user)),
+        targets=scope_targets(session, user),
+    )

@@ -196,6 +196,22 @@ def test_the_devices_figures_equal_the_servers_for_the_same_book(live_server: Li
     assert backwards.status_code == 422 and "ends before it starts" in backwards.text
     assert anonymous.status_code == 401
 
+    # The manager's device holds the team's book: its dashboard gives the server's team figures.
+    manager_device = tmp_path / "manager"
+    synced = terrain(
+        "sync",
+        "--server",
+        live_server.url,
+        "--user",
+        "manon",
+        "--password-stdin",
+        data_dir=manager_device,
+        stdin="demo\n",
+    )
+    assert synced.returncode == 0, synced.stderr
+    on_tablet = terrain("figures", "--from", period["from"], "--to", period["to"], "--json", data_dir=manager_device)
+    assert json.loads(on_tablet.stdout) == team.json()
+
     # The card's RFM ranks the account among the rep's book: the same from the server's orders.
     from datetime import UTC, date
 
