@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -74,7 +74,7 @@ TIMELINE_ITEMS = 40
 #: Next-best products: the account's best products looked up, the similar accounts kept.
 SEED_PRODUCTS = 5
 NEIGHBOURS = 10
-NEIGHBOUR_LINES = 120
+NEIGHBOUR_ORDERS = 12
 OPEN_QUOTE_STATUSES = ("draft", "sent", "accepted")
 
 
@@ -410,7 +410,8 @@ def _orders(conn: Connection, account_id: str, currency: str, today: date) -> di
     return {
         "order_count": sum(n for _d, n, _net, _c in days),
         "order_days": [d for d, *_rest in days],
-        "revenue_12_months": revenue(_year_before(today), today),
+        # The 365 days ending today, as the figures count a year.
+        "revenue_12_months": revenue(today - timedelta(days=364), today),
         "revenue_by_month": [MonthRevenue(m, *by_month[m]) for m in months],
         "year_to_date": revenue(date(today.year, 1, 1), today),
         "last_year_to_date": revenue(date(today.year - 1, 1, 1), _year_before(today)),
@@ -448,8 +449,7 @@ def _suggestions(conn: Connection, account_id: str, products: list[ProductHistor
     """Products bought by the accounts that buy most like this one, that this one never bought.
 
     Similar accounts: the NEIGHBOURS buying the most of this account's SEED_PRODUCTS best
-    products (by orders). Each neighbour's last NEIGHBOUR_LINES order lines say what it buys
-    now; a product counts once per neighbour, the most shared first. Bounded work, whatever the
+    products (by orders). Each neighbour's NEIGHBOUR_ORDERS latest orders say what it buys now; a product counts once per neighbour, the most shared first. Bounded work, whatever the
     book's size: the buyers of a few products (an index range each), then a few hundred lines
     of a few accounts. An account that buys everything weighs no more than any other."""
     if not products:
@@ -468,17 +468,18 @@ def _suggestions(conn: Connection, account_id: str, products: list[ProductHistor
     )
     if not similar:
         return []
-    # Each neighbour's recent lines (a LIMIT per neighbour, hence the union), each product once
-    # per neighbour, counted by neighbours; what this account already buys is left out here.
-    recent = " UNION ALL ".join(
-        "SELECT * FROM (SELECT account_id, product_id FROM order_line WHERE account_id = ? "
-        "AND product_id IS NOT NULL ORDER BY id DESC LIMIT ?)"
+    # The lines of each neighbour's latest orders (a LIMIT per neighbour, hence the union), each
+    # product once per neighbour, counted by neighbours; what this account buys is left out here.
+    latest_orders = " UNION ALL ".join(
+        'SELECT * FROM (SELECT id, account_id FROM "order" WHERE account_id = ? '
+        "AND status != 'cancelled' ORDER BY ordered_at DESC LIMIT ?)"
         for _ in similar
     )
     counted = conn.exec_driver_sql(
-        f"SELECT product_id, count(*) AS buyers FROM (SELECT DISTINCT account_id, product_id FROM ({recent})) "
+        "SELECT product_id, count(*) AS buyers FROM (SELECT DISTINCT o.account_id, ol.product_id "
+        f"FROM ({latest_orders}) o JOIN order_line ol ON ol.order_id = o.id WHERE ol.product_id IS NOT NULL) "
         "GROUP BY product_id HAVING count(*) >= 2 ORDER BY buyers DESC, product_id",
-        tuple(value for neighbour in similar for value in (neighbour, NEIGHBOUR_LINES)),
+        tuple(value for neighbour in similar for value in (neighbour, NEIGHBOUR_ORDERS)),
     ).all()
     owned = {p.product_id for p in products}
     likely = [(pid, n) for pid, n in counted if pid not in owned][:10]
@@ -684,7 +685,11 @@ def customer_card(
             today=today,
             currency=currency,
             order_days=orders["order_days"],
-            overdue=[(i.open_amount, i.days_overdue) for i in payments["open_invoices"] if i.overdue],
+            overdue=[
+                (i.open_amount, i.days_overdue)
+                for i in payments["open_invoices"]
+                if i.overdue and i.currency == currency
+            ],
             open_tickets=[
                 OpenTicketFact(t.subject, t.kind, t.priority, _utc_day(t.opened_at))
                 for t in tickets

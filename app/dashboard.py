@@ -137,6 +137,7 @@ def _book_figures(session: Session, start: date, end: date, scope: Any, targets:
         "churn_rate": churn_between(active_at_start, active_at_end),
         "acquisition_rate": acquisition_between(active_at_start, active_at_end, first_orders(orders), start, end),
         "orders": len(in_period),
+        "currency": targets.currency if targets else "EUR",
         "revenue_net_amount": revenue,
         "revenue_target_amount": revenue_target,
         "revenue_vs_target": revenue / revenue_target if revenue_target else None,

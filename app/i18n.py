@@ -171,6 +171,44 @@ _MESSAGES: dict[str, dict[str, str]] = {
     "method.cheque": {"fr": "chèque", "en": "cheque"},
     "method.direct_debit": {"fr": "prélèvement", "en": "direct debit"},
     "method.cash": {"fr": "espèces", "en": "cash"},
+    "code.complaint": {"fr": "réclamation", "en": "complaint"},
+    "code.return": {"fr": "retour", "en": "return"},
+    "code.after_sales": {"fr": "SAV", "en": "after-sales"},
+    "code.open": {"fr": "ouvert", "en": "open"},
+    "code.in_progress": {"fr": "en cours", "en": "in progress"},
+    "code.resolved": {"fr": "résolu", "en": "resolved"},
+    "code.closed": {"fr": "clos", "en": "closed"},
+    "code.low": {"fr": "basse", "en": "low"},
+    "code.normal": {"fr": "normale", "en": "normal"},
+    "code.high": {"fr": "haute", "en": "high"},
+    "code.urgent": {"fr": "urgente", "en": "urgent"},
+    "code.call": {"fr": "appel", "en": "call"},
+    "code.email": {"fr": "e-mail", "en": "e-mail"},
+    "code.meeting": {"fr": "rendez-vous", "en": "meeting"},
+    "code.sms": {"fr": "SMS", "en": "SMS"},
+    "code.social": {"fr": "réseaux sociaux", "en": "social"},
+    "code.note": {"fr": "note", "en": "note"},
+    "code.visit": {"fr": "visite", "en": "visit"},
+    "code.in": {"fr": "reçu", "en": "incoming"},
+    "code.out": {"fr": "envoyé", "en": "outgoing"},
+    "code.qualification": {"fr": "qualification", "en": "qualification"},
+    "code.proposal": {"fr": "proposition", "en": "proposal"},
+    "code.negotiation": {"fr": "négociation", "en": "negotiation"},
+    "code.won": {"fr": "gagnée", "en": "won"},
+    "code.lost": {"fr": "perdue", "en": "lost"},
+    "code.draft": {"fr": "brouillon", "en": "draft"},
+    "code.sent": {"fr": "envoyé", "en": "sent"},
+    "code.accepted": {"fr": "accepté", "en": "accepted"},
+    "code.refused": {"fr": "refusé", "en": "refused"},
+    "code.expired": {"fr": "expiré", "en": "expired"},
+    "code.ordered": {"fr": "commandé", "en": "ordered"},
+    "code.confirmed": {"fr": "confirmée", "en": "confirmed"},
+    "code.delivered": {"fr": "livrée", "en": "delivered"},
+    "code.invoiced": {"fr": "facturée", "en": "invoiced"},
+    "code.cancelled": {"fr": "annulée", "en": "cancelled"},
+    "code.opened": {"fr": "ouvert", "en": "opened"},
+    "code.clicked": {"fr": "cliqué", "en": "clicked"},
+    "code.registered": {"fr": "inscrit", "en": "registered"},
     "brief.overdue": {
         "fr": "Impayés : {amount} sur {invoices} facture(s), la plus ancienne a {oldest_days} j de retard.",
         "en": "Overdue: {amount} on {invoices} invoice(s), the oldest {oldest_days} days late.",
@@ -220,12 +258,15 @@ _MESSAGES: dict[str, dict[str, str]] = {
     "segment.potential": {"fr": "potentiels", "en": "potential"},
     "dash.title": {"fr": "Mes chiffres", "en": "My figures"},
     "dash.team": {"fr": "Les chiffres de l'équipe", "en": "The team's figures"},
-    "dash.ends_before": {"fr": "la fin précède le début", "en": "it ends before it starts"},
+    "dash.ends_before": {"fr": "La fin de la période précède son début.", "en": "The period ends before it starts."},
     "dash.period": {"fr": "Du {start} au {end}", "en": "From {start} to {end}"},
     "dash.from": {"fr": "Début (AAAA-MM-JJ)", "en": "From (YYYY-MM-DD)"},
     "dash.to": {"fr": "Fin (AAAA-MM-JJ)", "en": "To (YYYY-MM-DD)"},
     "dash.apply": {"fr": "Calculer", "en": "Compute"},
-    "dash.bad_period": {"fr": "Période invalide : {error}", "en": "Invalid period: {error}"},
+    "dash.bad_period": {
+        "fr": "Écrivez chaque date comme 2026-01-31 (année-mois-jour).",
+        "en": "Write each date like 2026-01-31 (year-month-day).",
+    },
     "dash.revenue": {"fr": "CA HT", "en": "Net revenue"},
     "dash.orders": {"fr": "Commandes", "en": "Orders"},
     "dash.target": {"fr": "Objectif", "en": "Target"},
@@ -256,6 +297,18 @@ class Translator:
         if entry is None:
             return key
         return entry[self.language].format(**values)
+
+    def code(self, value: str | None) -> str:
+        """A stored code (a ticket's status, an activity's kind...) in words, or as it is when
+        this version of the app has no words for it."""
+        if not value:
+            return ""
+        entry = _MESSAGES.get(f"code.{value}")
+        return entry[self.language] if entry else value
+
+    def month(self, first_day: date) -> str:
+        """A month, short: `nov. 26` in French, `Nov 26` in English."""
+        return format_date(first_day, format="MMM yy", locale=self.language)
 
     def money(self, amount: int, currency: str) -> str:
         return format_money(amount, currency, self.language)

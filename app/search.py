@@ -44,6 +44,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search_index USING fts5(
 
 
 _COLUMNS = "rowid, kind, ref_id, account_id, title, place, extra"
+#: How many matches of a query are ranked at most (see search_index).
+RANKED_AT_MOST = 400
 
 
 def _values(kind: str, alias: str) -> str:
@@ -103,8 +105,9 @@ def search_index(conn: Connection, text: str, *, kinds: tuple[str, ...], limit: 
     """The best matches first (FTS5's bm25, then the title).
 
     Ranking every match of a broad prefix ("é", "38" in a department) costs tens of
-    milliseconds on a large book, for results nobody reads: the index gives up to `limit`
-    matches in its own order, and only those are ranked. When fewer match, all of them are."""
+    milliseconds on a large book, for results nobody reads: the index gives its first
+    RANKED_AT_MOST matches in its own order, and only those are ranked. When fewer match (any
+    prefix of two or three letters and more, on a rep's book), all of them are."""
     query = fts_query(text)
     if query is None:
         return []
@@ -112,6 +115,6 @@ def search_index(conn: Connection, text: str, *, kinds: tuple[str, ...], limit: 
     rows = conn.exec_driver_sql(
         f"SELECT kind, ref_id, account_id, title, rank FROM search_index WHERE search_index MATCH ? "
         f"AND kind IN ({marks}) LIMIT ?",
-        (query, *kinds, limit),
+        (query, *kinds, max(limit, RANKED_AT_MOST)),
     ).all()
-    return [SearchHit(*row[:4]) for row in sorted(rows, key=lambda row: (row[4], row[3]))]
+    return [SearchHit(*row[:4]) for row in sorted(rows, key=lambda row: (row[4], row[3]))[:limit]]

@@ -111,6 +111,10 @@ class Device:
             self._rfm_cache = (key, book_rfm(session=session, day=day))
         return self._rfm_cache[1]
 
+    def role(self) -> str | None:
+        """The signed-in user's role: rep, manager or admin (a manager's book is the team's)."""
+        return self.engine.state().get("role")
+
     def figures(self, start: date, end: date) -> dict[str, Any]:
         """The figures of the book on this device over [start, end] (a rep's accounts, a
         manager's team's) against the targets the server gave at sign-in, and the revenue by month."""

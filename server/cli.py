@@ -74,7 +74,7 @@ def _user_add(args: argparse.Namespace) -> int:
             email=args.email,
             monthly_revenue_target_amount=args.revenue_target,
             monthly_order_target=args.order_target,
-            target_currency=args.currency,
+            target_currency=args.currency or "EUR",
         )
         session.add(user)
         session.commit()
@@ -87,9 +87,7 @@ def _target_arguments(parser: argparse.ArgumentParser) -> None:
         "--revenue-target", type=_non_negative, help="monthly net revenue target, in minor units (cents)"
     )
     parser.add_argument("--order-target", type=_non_negative, help="monthly number of orders")
-    parser.add_argument(
-        "--currency", default="EUR", type=_currency, help="currency of the revenue target (default EUR)"
-    )
+    parser.add_argument("--currency", type=_currency, help="currency of the revenue target (EUR when not given)")
 
 
 def _currency(text: str) -> str:
@@ -120,14 +118,22 @@ def _user_target(args: argparse.Namespace) -> int:
         if user is None:
             print(f"error: no user named {args.username!r}", file=sys.stderr)
             return 1
-        user.monthly_revenue_target_amount = args.revenue_target
-        user.monthly_order_target = args.order_target
-        user.target_currency = args.currency
+        # Only what is given changes: setting the orders target keeps the revenue target.
+        if args.clear:
+            user.monthly_revenue_target_amount = user.monthly_order_target = None
+        if args.revenue_target is not None:
+            user.monthly_revenue_target_amount = args.revenue_target
+        if args.order_target is not None:
+            user.monthly_order_target = args.order_target
+        if args.currency is not None:
+            user.target_currency = args.currency
         session.add(user)
         session.commit()
+        revenue, orders, currency = user.monthly_revenue_target_amount, user.monthly_order_target, user.target_currency
     print(
-        f"{args.username}: monthly targets {args.revenue_target if args.revenue_target is not None else '-'}"
-        f" {args.currency} (minor units), {args.order_target if args.order_target is not None else '-'} orders"
+        f"{args.username}: monthly targets: revenue {revenue if revenue is not None else 'none'}"
+        f" ({currency}, minor units), orders {orders if orders is not None else 'none'}"
+        " (devices see them at their next sign-in or token refresh)"
     )
     return 0
 
@@ -215,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     target = user_commands.add_parser("target", help="set a user's monthly targets (revenue, orders)")
     target.add_argument("username")
     _target_arguments(target)
+    target.add_argument("--clear", action="store_true", help="remove both targets first")
     target.set_defaults(handler=_user_target)
 
     compact = commands.add_parser(

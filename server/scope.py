@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,16 +44,26 @@ def get_account_in_scope(session: Session, user: User, account_id: str) -> Accou
 
 
 def scope_targets(session: Session, user: User) -> Targets:
-    """The monthly targets of the user's scope: a rep's own, a manager's team's (theirs and their
-    reps', summed), an admin's every active user's. Targets in another currency are left out."""
-    owners = scope_owner_ids(session, user)
-    query = select(User).where(User.active == sa.true())
-    if owners is not None:
-        query = query.where(User.id.in_(owners))  # type: ignore[attr-defined]
-    members = [u for u in session.exec(query) if u.target_currency == user.target_currency]
-    revenue = [u.monthly_revenue_target_amount for u in members if u.monthly_revenue_target_amount is not None]
+    """The monthly targets of the user's book. A rep's are their own. A manager's are their own
+    when they have one (the team's quota), else their reps' summed; an admin's, every active
+    rep's summed. A sum is made in one currency: the user's own target's, else the one most of
+    the reps' revenue targets are in; targets in another currency are left out."""
+    own = Targets(user.monthly_revenue_target_amount, user.monthly_order_target, user.target_currency)
+    if user.role == Role.rep or own.revenue_amount is not None or own.orders is not None:
+        return own
+    reps = select(User).where(User.active == sa.true(), User.role == Role.rep)
+    if user.role == Role.manager:
+        reps = reps.where(User.manager_id == user.id)
+    members = list(session.exec(reps))
+    currencies = Counter(u.target_currency for u in members if u.monthly_revenue_target_amount is not None)
+    currency = currencies.most_common(1)[0][0] if currencies else user.target_currency
+    revenue = [
+        u.monthly_revenue_target_amount
+        for u in members
+        if u.monthly_revenue_target_amount is not None and u.target_currency == currency
+    ]
     orders = [u.monthly_order_target for u in members if u.monthly_order_target is not None]
-    return Targets(sum(revenue) if revenue else None, sum(orders) if orders else None, user.target_currency)
+    return Targets(sum(revenue) if revenue else None, sum(orders) if orders else None, currency)
 
 
 def user_info(session: Session, user: User) -> UserInfo:

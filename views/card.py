@@ -53,11 +53,13 @@ def _link(text: str | None, url: str | None) -> ft.Control | None:
     return ft.TextButton(text, url=url) if url else ft.Text(text)
 
 
-def _map_url(lat: float | None, lon: float | None, phone: bool) -> str | None:
-    """A phone opens its own map app (geo:); a laptop gets OpenStreetMap in the browser."""
+def _map_url(lat: float | None, lon: float | None, platform: str) -> str | None:
+    """The phone's own map app (Apple Maps on iOS, geo: on Android); OpenStreetMap elsewhere."""
     if lat is None or lon is None:
         return None
-    if phone:
+    if platform == "ios":
+        return f"https://maps.apple.com/?ll={lat},{lon}&q={lat},{lon}"
+    if platform == "android":
         return f"geo:{lat},{lon}?q={lat},{lon}"
     return f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=17/{lat}/{lon}"
 
@@ -105,7 +107,7 @@ def _brief(card: CustomerCard, t: Translator) -> ft.Control:
 
 
 def _overview(
-    card: CustomerCard, t: Translator, on_save_notes: Callable[[str], str | None] | None, phone: bool
+    card: CustomerCard, t: Translator, on_save_notes: Callable[[str], str | None] | None, platform: str
 ) -> list[ft.Control]:
     account = card.account
     address = ", ".join(
@@ -116,7 +118,7 @@ def _overview(
         )
         if p
     )
-    map_url = _map_url(account.get("billing_lat"), account.get("billing_lon"), phone)
+    map_url = _map_url(account.get("billing_lat"), account.get("billing_lon"), platform)
     legal = _dots(
         account.get("legal_form"),
         f"SIREN {account['siren']}" if account.get("siren") else None,
@@ -156,9 +158,7 @@ def _overview(
         notes.append(ft.Container(_notes_editor(t, account.get("notes"), on_save_notes), padding=4))
     elif account.get("notes"):
         notes.append(ft.Text(account["notes"], italic=True))
-    chart = monthly_bars(
-        t, [(f"{m.month:%Y-%m}", m.net_amount) for m in card.revenue_by_month], card.currency, "card-chart"
-    )
+    chart = monthly_bars(t, [(m.month, m.net_amount) for m in card.revenue_by_month], card.currency, "card-chart")
     year = ft.Row(
         [
             _figure(t("card.ytd"), t.money(card.year_to_date, card.currency), "card-ytd"),
@@ -223,7 +223,11 @@ def _purchases(card: CustomerCard, t: Translator) -> list[ft.Control]:
                 ft.Row(
                     [
                         ft.Text(t.local_day(o.ordered_at), width=110),
-                        ft.Text(o.number or "", expand=True),
+                        ft.Text(
+                            _dots(o.number, t.code(o.status) if o.status == "cancelled" else None),
+                            expand=True,
+                            color=ft.Colors.ERROR if o.status == "cancelled" else None,
+                        ),
                         ft.Text(
                             t("card.order_line") if len(o.lines) == 1 else t("card.order_lines", count=len(o.lines)),
                             width=80,
@@ -297,7 +301,7 @@ def _history(card: CustomerCard, t: Translator) -> list[ft.Control]:
         ft.Text(
             _dots(
                 t.local_day(item.occurred_at),
-                item.kind + (f" ({item.direction})" if item.direction else ""),
+                t.code(item.kind) + (f" ({t.code(item.direction)})" if item.direction else ""),
                 item.subject,
                 item.summary,
             )
@@ -306,14 +310,14 @@ def _history(card: CustomerCard, t: Translator) -> list[ft.Control]:
     ]
     tickets: list[ft.Control] = [
         ft.Text(
-            f"{t.local_day(k.opened_at)} · {k.kind} · {k.subject} · {k.status} ({k.priority})"
+            f"{t.local_day(k.opened_at)} · {t.code(k.kind)} · {k.subject} · {t.code(k.status)} ({t.code(k.priority)})"
             + (f" · {t.local_day(k.resolved_at)}" if k.resolved_at else ""),
             color=ft.Colors.ERROR if k.status != "resolved" else None,
         )
         for k in card.tickets
     ]
     answers: list[ft.Control] = [
-        ft.Text(f"{t.local_day(a.responded_at)} · {a.campaign} · {a.response}") for a in card.campaign_answers
+        ft.Text(f"{t.local_day(a.responded_at)} · {a.campaign} · {t.code(a.response)}") for a in card.campaign_answers
     ]
     answers += [
         ft.Text(
@@ -341,7 +345,7 @@ def _deals(card: CustomerCard, t: Translator) -> list[ft.Control]:
         ft.Text(
             _dots(
                 o.name,
-                o.stage,
+                t.code(o.stage),
                 t.money(o.amount, o.currency),
                 f"{o.probability_pct} %",
                 t.day(o.expected_close) if o.expected_close else None,
@@ -353,7 +357,7 @@ def _deals(card: CustomerCard, t: Translator) -> list[ft.Control]:
     ]
     quotes: list[ft.Control] = [
         ft.Text(
-            f"{q.number} · {q.status} · {t.money(q.gross_amount, q.currency)}"
+            f"{q.number} · {t.code(q.status)} · {t.money(q.gross_amount, q.currency)}"
             + (f" · {t.day(q.valid_until)}" if q.valid_until else "")
         )
         for q in card.open_quotes
@@ -377,8 +381,9 @@ def card_view(
     *,
     on_back: Callable[[Any], None],
     on_save_notes: Callable[[str], str | None] | None = None,
-    phone: bool = False,
+    platform: str = "",
 ) -> ft.Control:
+    """`platform`: where the app runs ("ios", "android", ...; Flet's page.platform), for map links."""
     back = ft.Row([ft.TextButton(t("card.back"), icon=ft.Icons.ARROW_BACK, on_click=on_back)])
     if card is None:
         return ft.Column([back, ft.Text(t("card.not_found"))])
@@ -395,7 +400,7 @@ def card_view(
         wrap=True,
     )
     tabs = [
-        ("card.tab_overview", _overview(card, t, on_save_notes, phone)),
+        ("card.tab_overview", _overview(card, t, on_save_notes, platform)),
         ("card.tab_contacts", _contacts(card, t)),
         ("card.tab_purchases", _purchases(card, t)),
         ("card.tab_payments", _payments(card, t)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import date
 
 import flet as ft
 import flet_charts as fch
@@ -22,9 +23,9 @@ def _nice_ceiling(value: float) -> float:
 
 
 def monthly_bars(
-    t: Translator, months: Sequence[tuple[str, int]], currency: str, identifier: str, height: int = 180
+    t: Translator, months: Sequence[tuple[date, int]], currency: str, identifier: str, height: int = 180
 ) -> ft.Control:
-    """One bar per month (`YYYY-MM`, net amount in minor units); every third month is labelled.
+    """One bar per month (its first day, net amount in minor units); every third month is labelled.
 
     The chart carries a text summary for screen readers (and browser tests): first and last
     month, and the best one."""
@@ -39,14 +40,14 @@ def monthly_bars(
                     width=8,
                     color=ft.Colors.TEAL,
                     border_radius=2,
-                    tooltip=f"{month} · {t.money(amount, currency)}",
+                    tooltip=f"{t.month(month)} · {t.money(amount, currency)}",
                 )
             ],
         )
         for index, (month, amount) in enumerate(months)
     ]
     labels = [
-        fch.ChartAxisLabel(value=index, label=ft.Text(month[2:].replace("-", "/"), size=10))
+        fch.ChartAxisLabel(value=index, label=ft.Text(t.month(month), size=10))
         for index, (month, _amount) in enumerate(months)
         if (len(months) - 1 - index) % 3 == 0  # this month, and every third one back
     ]
@@ -61,7 +62,7 @@ def monthly_bars(
     )
     best = max(months, key=lambda m: m[1]) if months else None
     summary = (
-        f"{months[0][0]} – {months[-1][0]} · max {best[0]} {t.money(best[1], currency)}"
+        f"{months[0][0]:%Y-%m} – {months[-1][0]:%Y-%m} · max {best[0]:%Y-%m} {t.money(best[1], currency)}"
         if months and best is not None
         else ""
     )

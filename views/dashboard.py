@@ -21,13 +21,17 @@ def _tile(label: str, value: str, identifier: str, note: str = "") -> ft.Control
             ft.Column(
                 [
                     ft.Text(label, size=12),
-                    ft.Semantics(content=ft.Text(value, size=20, weight=ft.FontWeight.BOLD), identifier=identifier),
-                    *([ft.Text(note, size=12)] if note else []),
+                    ft.Semantics(content=ft.Text(value, size=18, weight=ft.FontWeight.BOLD), identifier=identifier),
+                    *(
+                        [ft.Semantics(content=ft.Text(note, size=12), identifier=f"{identifier}-target")]
+                        if note
+                        else []
+                    ),
                 ],
                 spacing=2,
             ),
             padding=12,
-            width=200,
+            width=150,  # two side by side on a phone
         )
     )
 
@@ -42,7 +46,6 @@ def dashboard_view(
     *,
     start: date,
     end: date,
-    currency: str,
     title: str,
     error: str | None,
     on_period: Callable[[str, str], None],
@@ -63,6 +66,7 @@ def dashboard_view(
         controls.append(ft.Text(error, color=ft.Colors.ERROR))
     if figures is None:
         return ft.ListView(controls, expand=True, spacing=12, padding=12)
+    currency = figures["currency"]
     revenue_target = figures.get("revenue_target_amount")
     order_target = figures.get("order_target")
     tiles = [
@@ -97,10 +101,14 @@ def dashboard_view(
     ]
     segments = figures.get("rfm_segments") or {}
     controls += [
-        ft.Row(tiles, wrap=True),
+        ft.Row(tiles, wrap=True, vertical_alignment=ft.CrossAxisAlignment.START),
         ft.Text(t("dash.monthly"), size=16, weight=ft.FontWeight.BOLD),
         monthly_bars(
-            t, [(m["month"], m["net_amount"]) for m in figures["revenue_by_month"]], currency, "dash-chart", 220
+            t,
+            [(date.fromisoformat(m["month"] + "-01"), m["net_amount"]) for m in figures["revenue_by_month"]],
+            currency,
+            "dash-chart",
+            220,
         ),
         ft.Text(t("dash.segments"), size=16, weight=ft.FontWeight.BOLD),
         ft.Row(

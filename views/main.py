@@ -338,43 +338,44 @@ class TerrainUI:
             self.t,
             on_back=lambda _e: self.go("/accounts"),
             on_save_notes=save_notes,
-            phone=bool(self.page.platform and self.page.platform.is_mobile()),
+            platform=self.page.platform.value if self.page.platform else "",
         )
 
     # -- dashboard ----------------------------------------------------------------------
     def _dashboard(self) -> ft.Control:
         t = self.t
         today = datetime.now(t.zone).date()
-        start, end = self.period or (date(today.year, 1, 1), today)
-        state = self.device.engine.state()
-        title = t("dash.team") if state.get("role") in ("manager", "admin") else t("dash.title")
+        title = t("dash.team") if self.device.role() in ("manager", "admin") else t("dash.title")
         holder = ft.Container(expand=True)
+        shown: dict[str, Any] = {}
 
         def draw(first: date, last: date, error: str | None = None) -> None:
-            figures = None if error else self.device.figures(first, last)
+            if not error:
+                shown.update(self.device.figures(first, last))
             holder.content = dashboard_view(
-                figures,
+                shown or None,
                 t,
                 start=first,
                 end=last,
-                currency=state.get("target_currency") or "EUR",
                 title=title,
                 error=error,
                 on_period=ask,
             )
 
         def ask(first_text: str, last_text: str) -> None:
+            first, last = self.period or (date(today.year, 1, 1), today)
             try:
-                first, last = date.fromisoformat(first_text.strip()), date.fromisoformat(last_text.strip())
-                if last < first:
-                    raise ValueError(t("dash.ends_before"))
-            except ValueError as exc:
-                draw(start, end, t("dash.bad_period", error=exc))
+                asked = date.fromisoformat(first_text.strip()), date.fromisoformat(last_text.strip())
+            except ValueError:
+                draw(first, last, t("dash.bad_period"))  # the figures shown stay, with what to fix
                 return
-            self.period = (first, last)
-            draw(first, last)
+            if asked[1] < asked[0]:
+                draw(first, last, t("dash.ends_before"))
+                return
+            self.period = asked
+            draw(*asked)
 
-        draw(start, end)
+        draw(*(self.period or (date(today.year, 1, 1), today)))
         return holder
 
     # -- settings -----------------------------------------------------------------------

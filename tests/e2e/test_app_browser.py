@@ -328,7 +328,11 @@ def test_a_refused_change_is_listed_with_its_reason_and_can_be_dismissed(
 def test_three_letters_of_a_town_find_a_card_with_its_brief_and_chart_then_the_dashboard(
     browser: Any, live_server: LiveServer, tmp_path: Path
 ) -> None:
+    from datetime import date
+
     from app.card import customer_card
+    from app.dashboard import book_rfm
+    from app.figures import period_target
     from app.i18n import Translator
     from app.replica import open_replica
 
@@ -342,12 +346,13 @@ def test_three_letters_of_a_town_find_a_card_with_its_brief_and_chart_then_the_d
         _wait_text(page.locator('[flt-semantics-identifier="card-name"]'), account.name)
         # The brief, point by point, as the services build it from the replica (same day, same words).
         with Session(open_replica(app.data_dir)) as session:
-            card = customer_card(session=session, account_id=account.id, today=_rep_today())
+            today = _rep_today()
+            card = customer_card(
+                session=session, account_id=account.id, today=today, book_rfm=book_rfm(session=session, day=today)
+            )
         assert card is not None and card.brief
         t = Translator("fr")
         for point in card.brief:
-            if point.kind == "rfm":
-                continue  # ranked among the book by the app's cache: checked by the card tests
             _wait_text(page.locator(f'[flt-semantics-identifier="brief-{point.kind}"]'), t.brief_point(point)[:40])
         # The chart of 24 months, this month last, labelled with its best month.
         months = card.revenue_by_month
@@ -360,29 +365,41 @@ def test_three_letters_of_a_town_find_a_card_with_its_brief_and_chart_then_the_d
         # The dashboard: this year's figures of alice's book, against her target.
         host.get_by_role("button", name=re.compile("Tableau de bord")).click()
         _wait_text(page.locator('[flt-semantics-identifier="dashboard-title"]'), "Mes chiffres")
-        device_figures = _device_figures(app.data_dir)
+        today = _rep_today()
+        year = _device_figures(app.data_dir, date(today.year, 1, 1), today)
         _wait_text(
-            page.locator('[flt-semantics-identifier="dash-revenue"]'),
-            t.money(device_figures["revenue_net_amount"], "EUR"),
+            page.locator('[flt-semantics-identifier="dash-revenue"]'), t.money(year["revenue_net_amount"], "EUR")
+        )
+        # alice's target, 200 000 EUR a month, over this year so far.
+        assert year["revenue_target_amount"] == period_target(200_000_00, date(today.year, 1, 1), today)
+        _wait_text(
+            page.locator('[flt-semantics-identifier="dash-revenue-target"]'),
+            f"Objectif {t.money(year['revenue_target_amount'], 'EUR')}",
         )
         page.locator('[flt-semantics-identifier="dash-chart"]').wait_for(timeout=30_000)
-        page.screenshot(path=str(tmp_path / "dashboard.png"))
+        # Another period: the last year's December.
+        december = (date(today.year - 1, 12, 1), date(today.year - 1, 12, 31))
+        _type(host, "Début (AAAA-MM-JJ)", december[0].isoformat())
+        _type(host, "Fin (AAAA-MM-JJ)", december[1].isoformat())
+        host.get_by_role("button", name="Calculer").click()
+        then = _device_figures(app.data_dir, *december)
+        assert then["revenue_net_amount"] != year["revenue_net_amount"]
+        _wait_text(
+            page.locator('[flt-semantics-identifier="dash-revenue"]'), t.money(then["revenue_net_amount"], "EUR")
+        )
         page.close()
     finally:
         app.stop()
 
 
-def _device_figures(data_dir: Path) -> dict[str, Any]:
-    """This year's figures as the app computes them, from the same replica."""
-    from datetime import date
-
+def _device_figures(data_dir: Path, start: Any, end: Any) -> dict[str, Any]:
+    """The figures as the app computes them, from the same replica."""
     from app.services import open_device
     from sync.engine import TokenStore
 
     device = open_device(data_dir, token_store=TokenStore())
     try:
-        today = _rep_today()
-        return device.figures(date(today.year, 1, 1), today)
+        return device.figures(start, end)
     finally:
         device.close()
 

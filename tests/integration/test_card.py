@@ -31,6 +31,7 @@ from app.models import (
     Visit,
 )
 from app.replica import open_replica
+from server.db import ServerSession
 from sync.engine import SyncEngine
 from tests.conftest import DEMO_DAY
 
@@ -71,20 +72,32 @@ def book_rfm_of(device: SyncEngine, account_id: str) -> object:
 
 
 def test_every_section_of_the_card_comes_from_the_replica(api: TestClient, alice: SyncEngine) -> None:
+    server = api.app.state.engine  # type: ignore[attr-defined]
     with Session(alice.replica) as device:
         account = _richest_account(device)
+    # A cancelled order counts nowhere: not in the orders, nor the revenue, nor the chart.
+    with ServerSession(server) as session:
+        latest = session.exec(
+            select(Order).where(Order.account_id == account.id).order_by(col(Order.ordered_at).desc())
+        ).first()
+        assert latest is not None and latest.ordered_at.date() > DEMO_DAY - timedelta(days=300)
+        latest.status = "cancelled"
+        session.add(latest)
+        session.commit()
+        cancelled_id = latest.id
+    alice.sync()
+    with Session(alice.replica) as device:
         card = customer_card(
             session=device, account_id=account.id, today=DEMO_DAY, book_rfm=book_rfm(session=device, day=DEMO_DAY)
         )
     assert card is not None
-    server = api.app.state.engine  # type: ignore[attr-defined]
     with Session(server) as session:
 
         def rows(model: type, *where: object) -> list:  # type: ignore[type-arg]
             return list(session.exec(select(model).where(model.account_id == account.id, *where)))  # type: ignore[attr-defined]
 
         orders = [o for o in rows(Order) if o.status != "cancelled"]
-        lines = rows(OrderLine)
+        lines = [line for line in rows(OrderLine) if line.order_id != cancelled_id]
         contacts = rows(Contact)
         open_invoices = rows(Invoice, Invoice.status == "open")
         payments = rows(Payment)
@@ -122,8 +135,16 @@ def test_every_section_of_the_card_comes_from_the_replica(api: TestClient, alice
         if order.ordered_at.astimezone(UTC).date() >= month_starts(DEMO_DAY)[0]:
             by_month[f"{order.ordered_at.astimezone(UTC):%Y-%m}"] += order.net_amount
     assert {f"{m.month:%Y-%m}": m.net_amount for m in card.revenue_by_month if m.net_amount} == dict(by_month)
-    this_year = sum(o.net_amount for o in orders if o.ordered_at.astimezone(UTC).year == DEMO_DAY.year)
-    assert card.year_to_date == this_year
+
+    def revenue(first: date, last: date) -> int:
+        return sum(o.net_amount for o in orders if first <= o.ordered_at.astimezone(UTC).date() <= last)
+
+    assert card.year_to_date == revenue(date(DEMO_DAY.year, 1, 1), DEMO_DAY)
+    assert card.last_year_to_date == revenue(date(DEMO_DAY.year - 1, 1, 1), DEMO_DAY.replace(year=DEMO_DAY.year - 1))
+    # The 12 months are the 365 days ending on the day, as the figures count a year.
+    assert card.revenue_12_months == revenue(DEMO_DAY - timedelta(days=364), DEMO_DAY)
+    assert cancelled_id not in {o.id for o in orders} and cancelled_id in {o.id for o in card.orders}
+    assert next(o for o in card.orders if o.id == cancelled_id).status == "cancelled"
     per_product: Counter[str] = Counter()
     for line in lines:
         per_product[line.product_id] += line.net_amount
@@ -156,7 +177,12 @@ def test_every_section_of_the_card_comes_from_the_replica(api: TestClient, alice
 def test_the_brief_tells_what_is_overdue_open_and_due(alice: SyncEngine) -> None:
     """Facts written on the device show in the brief at once, the urgent ones first."""
     with Session(alice.replica) as device:
-        account = _richest_account(device)
+        late = device.exec(
+            select(Invoice).where(Invoice.status == "open", Invoice.due_on < DEMO_DAY - timedelta(days=30))
+        ).first()
+        assert late is not None, "the demo company has invoices more than 30 days late"
+        account = device.get(Account, late.account_id)
+        assert account is not None
         create_record(
             session=device,
             entity="ticket",
@@ -174,10 +200,10 @@ def test_the_brief_tells_what_is_overdue_open_and_due(alice: SyncEngine) -> None
     assert "tickets" in kinds
     urgent = next(p for p in card.brief if p.kind == "tickets")
     assert urgent.facts["subject"] == "Four en panne" and urgent.facts["days_open"] == 2
-    if card.overdue_amount:
-        assert kinds[0] == "overdue"
-        assert next(p for p in card.brief if p.kind == "overdue").facts["amount"] == card.overdue_amount
-    assert kinds.index("tickets") <= 1
+    # The overdue invoices come first (30 days late and more), the urgent complaint right after.
+    assert card.overdue_amount > 0 and kinds[:2] == ["overdue", "tickets"]
+    overdue = card.brief[0].facts
+    assert overdue["amount"] == card.overdue_amount and overdue["oldest_days"] >= 30
 
 
 def test_an_unknown_account_has_no_card(alice: SyncEngine) -> None:

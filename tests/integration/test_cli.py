@@ -238,3 +238,52 @@ def test_the_devices_figures_equal_the_servers_for_the_same_book(live_server: Li
         "segment": expected.segment,
         "as_of": "2026-11-18",
     }
+
+
+def test_targets_are_set_one_at_a_time_and_a_managers_are_the_teams(tmp_path: Path) -> None:
+    from server.db import ServerSession, make_engine
+    from server.scope import scope_targets
+
+    env = {"TERRAIN_SERVER_DATA_DIR": str(tmp_path / "srv"), "TERRAIN_SECRET_KEY": settings_for(tmp_path).secret_key}
+    for name, role, extra in (
+        ("maud", "manager", []),
+        ("rene", "rep", ["--manager", "maud", "--revenue-target", "1500000", "--order-target", "40"]),
+        ("rita", "rep", ["--manager", "maud", "--revenue-target", "2500000"]),
+        ("remi", "rep", ["--manager", "maud", "--revenue-target", "900000", "--currency", "chf"]),
+    ):
+        added = terrain_server(
+            "user", "add", name, "--role", role, *extra, "--password-stdin", env=env, stdin="correct horse battery\n"
+        )
+        assert added.returncode == 0, added.stderr
+    changed = terrain_server("user", "target", "rene", "--order-target", "45", env=env)
+    assert changed.returncode == 0, changed.stderr
+    assert "revenue 1500000 (EUR, minor units), orders 45" in changed.stdout  # the revenue target stays
+    refused = terrain_server("user", "target", "rene", "--currency", "EUX", env=env)
+    assert refused.returncode == 2 and "not an ISO 4217 currency code" in refused.stderr
+    unknown = terrain_server("user", "target", "nobody", "--order-target", "1", env=env)
+    assert unknown.returncode == 1 and "no user named 'nobody'" in unknown.stderr
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'srv' / 'terrain-server.db'}")
+    try:
+        with ServerSession(engine) as session:
+            users = {u.username: u for u in session.exec(select(User))}
+            # The team's: two reps in EUR summed, the CHF one left out of the revenue sum.
+            team = scope_targets(session, users["maud"])
+            assert (team.revenue_amount, team.orders, team.currency) == (4_000_000, 45, "EUR")
+            assert scope_targets(session, users["remi"]).currency == "CHF"
+    finally:
+        engine.dispose()
+    # A manager's own target is the team's quota: it replaces the sum.
+    assert terrain_server("user", "target", "maud", "--revenue-target", "5000000", env=env).returncode == 0
+    cleared = terrain_server("user", "target", "rene", "--clear", env=env)
+    assert "revenue none (EUR, minor units), orders none" in cleared.stdout
+    engine = make_engine(f"sqlite:///{tmp_path / 'srv' / 'terrain-server.db'}")
+    try:
+        with ServerSession(engine) as session:
+            maud = session.exec(select(User).where(User.username == "maud")).one()
+            assert (scope_targets(session, maud).revenue_amount, scope_targets(session, maud).orders) == (
+                5_000_000,
+                None,
+            )
+    finally:
+        engine.dispose()

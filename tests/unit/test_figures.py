@@ -148,5 +148,8 @@ def test_a_monthly_target_is_spread_by_the_share_of_each_months_days() -> None:
     assert period_target(2_800, date(2026, 1, 17), date(2026, 2, 14)) == 2_755
     # February 2028 has 29 days: one day is 1 / 29 of the month, 100 / 29 = 3.45 -> 3.
     assert period_target(100, date(2028, 2, 29), date(2028, 2, 29)) == 3
+    # Half a unit rounds away from zero: 15 days of April's 30 of a target of 1.
+    assert period_target(1, date(2026, 4, 1), date(2026, 4, 15)) == 1
+    assert period_target(1, date(2026, 4, 1), date(2026, 4, 14)) == 0
     assert period_target(None, date(2026, 1, 1), date(2026, 1, 31)) is None
     assert period_target(100, date(2026, 2, 1), date(2026, 1, 31)) is None  # ends before it starts
