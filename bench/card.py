@@ -44,9 +44,9 @@ sys.path.insert(0, str(ROOT))
 
 from app.ids import new_id  # noqa: E402
 from app.replica import REPLICA_FILE, open_replica  # noqa: E402
-from app.services import Device  # noqa: E402
+from app.services import open_device  # noqa: E402
 from bench.sync import _bulk, percentile, start_server  # noqa: E402
-from sync.engine import SyncEngine  # noqa: E402
+from sync.engine import SyncEngine, TokenStore  # noqa: E402
 
 SEED = 11
 TODAY = date(2026, 11, 18)
@@ -299,7 +299,8 @@ def main() -> None:
             engine = SyncEngine(replica=open_replica(root / "device"), http=httpx.Client())
         else:
             engine = build_and_sync(root, args.accounts, args.lines)
-        device = Device(root / "device", engine.replica, engine)
+        engine.replica.dispose()
+        device = open_device(root / "device", token_store=TokenStore())  # as the app opens it
         replica = root / "device" / REPLICA_FILE
         db = sqlite3.connect(replica)
         biggest = db.execute('SELECT account_id FROM "order" GROUP BY account_id ORDER BY count(*) DESC').fetchone()[0]
