@@ -46,11 +46,20 @@ def _type(host: Any, label: str, text: str) -> None:
 
 
 def _sign_in(host: Any, username: str, password: str, server: str | None = None) -> None:
-    if server is not None:
-        _type(host, "Serveur", server)
-    _type(host, "Utilisateur", username)
-    _type(host, "Mot de passe", password)
-    host.get_by_role("button", name="Se connecter").click()
+    """Fill the form and submit it. On a loaded machine Flutter can lose a field's text when the
+    focus moves on, even after it read back right: the form then says a field is missing, and
+    it is filled and sent again (the app's own check, not a guess of the test's)."""
+    missing = host.get_by_text("Renseignez le serveur, l'utilisateur et le mot de passe.")
+    for _attempt in range(3):
+        if server is not None:
+            _type(host, "Serveur", server)
+        _type(host, "Utilisateur", username)
+        _type(host, "Mot de passe", password)
+        host.get_by_role("button", name="Se connecter").click()
+        time.sleep(1.5)
+        if missing.count() == 0:
+            return
+    raise AssertionError("the sign-in form kept losing what was typed")
 
 
 def _signed_in(browser: Any, url: str, username: str) -> tuple[Any, Any]:
