@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal, format_percent
 
 from app.brief import BriefPoint
+
+if TYPE_CHECKING:
+    from app.reminders import ProposedReminder
 from app.money import format_money
 
 __all__ = ["LANGUAGES", "Translator"]
@@ -209,6 +213,26 @@ _MESSAGES: dict[str, dict[str, str]] = {
     "code.opened": {"fr": "ouvert", "en": "opened"},
     "code.clicked": {"fr": "cliqué", "en": "clicked"},
     "code.registered": {"fr": "inscrit", "en": "registered"},
+    "reminder.competitor_contract_end": {
+        "fr": "{account} : le contrat avec {competitor} se termine le {ends_on}, faire une offre.",
+        "en": "{account}: the contract with {competitor} ends on {ends_on}, make an offer.",
+    },
+    "reminder.reorder_overdue": {
+        "fr": "{account} : pas de commande depuis le {last_order_on} (d'habitude tous les {every_days} j).",
+        "en": "{account}: no order since {last_order_on} (usually every {every_days} days).",
+    },
+    "reminder.quote_expiry": {
+        "fr": "{account} : le devis {number} expire le {valid_until}.",
+        "en": "{account}: quote {number} expires on {valid_until}.",
+    },
+    "reminder.overdue_invoice": {
+        "fr": "{account} : la facture {number} était due le {due_on}.",
+        "en": "{account}: invoice {number} was due on {due_on}.",
+    },
+    "reminder.birthday": {
+        "fr": "{account} : anniversaire de {contact} le {on}.",
+        "en": "{account}: {contact}'s birthday on {on}.",
+    },
     "brief.overdue": {
         "fr": "Impayés : {amount} sur {invoices} facture(s), la plus ancienne a {oldest_days} j de retard.",
         "en": "Overdue: {amount} on {invoices} invoice(s), the oldest {oldest_days} days late.",
@@ -347,6 +371,11 @@ class Translator:
             if isinstance(value, date):
                 facts[name] = self.day(value)
         return self(f"brief.{point.kind}", **facts)
+
+    def reminder_reason(self, proposal: ProposedReminder, account: str) -> str:
+        """Why a rule made a reminder, in this language (kept with the reminder, synced)."""
+        facts = {k: self.day(v) if isinstance(v, date) else v for k, v in proposal.facts.items()}
+        return self(f"reminder.{proposal.rule}", account=account, **facts)
 
     def local_day(self, value: datetime) -> str:
         """The day a point in time falls on, in the rep's time zone."""

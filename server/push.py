@@ -24,6 +24,7 @@ from app.models import (
     Contact,
     LifecycleStageChange,
     Record,
+    Reminder,
     Visit,
     blank_required_field,
     table_of,
@@ -121,6 +122,15 @@ def _jsonable(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date | datetime) else value
 
 
+def _same_rule_reminder(existing: Any, body: Any, user: User) -> bool:
+    return (
+        isinstance(existing, Reminder)
+        and existing.rule is not None
+        and existing.owner_id == user.id
+        and (existing.account_id, existing.rule) == (body.account_id, body.rule)
+    )
+
+
 def _create(ctx: _Context, mutation: Mutation) -> MutationResult:
     session, user = ctx.session, ctx.user
     if mutation.entity not in CREATES:
@@ -133,7 +143,12 @@ def _create(ctx: _Context, mutation: Mutation) -> MutationResult:
         if data.setdefault("owner_id", user.id) != user.id:
             raise Rejected("a rep creates accounts for themselves")
     body = _validated(create_model, data)
-    if session.get(table_model, mutation.id) is not None:
+    existing = session.get(table_model, mutation.id)
+    if existing is not None:
+        if _same_rule_reminder(existing, body, user):
+            # Two devices of the rep made the same rule's reminder (its id says what it is
+            # about): it is one reminder, recorded once; the device gets the server's at its pull.
+            return MutationResult(mid=mutation.mid, status="applied", version=existing.version)
         raise Rejected(f"this {mutation.entity} was already recorded")
     account_id = getattr(body, "account_id", None)
     if mutation.entity != "account" and not ctx.reaches(account_id):
