@@ -5,6 +5,8 @@ terrain sync --server URL --user NAME [--password-stdin]
 terrain status [--json]
 terrain card QUERY [--json] [--as-of DAY] [--lang fr|en]
 terrain figures --from DAY --to DAY [--json]
+terrain export ics [--from DAY] [--to DAY] [--out FILE]
+terrain export vcard [--out FILE]
 """
 
 from __future__ import annotations
@@ -139,6 +141,64 @@ def _card(args: argparse.Namespace) -> int:
     return 0
 
 
+def _how_many(count: int, thing: str) -> str:
+    return f"{count} {thing}" + ("" if count == 1 else "s")
+
+
+def _write_export(content: bytes, out: Path | None, what: str) -> int:
+    """The file on standard output, or into `out` with a count on standard error."""
+    if out is None:
+        sys.stdout.buffer.write(content)
+        sys.stdout.buffer.flush()
+        return 0
+    try:
+        out.write_bytes(content)
+    except OSError as exc:
+        print(f"error: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {what} to {out}", file=sys.stderr)
+    return 0
+
+
+def _export_ics(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from app.export import agenda_calendar
+    from app.preferences import Preferences
+    from app.replica import open_replica
+
+    if args.start is not None and args.end is not None and args.end < args.start:
+        print("error: the period ends before it starts", file=sys.stderr)
+        return 2
+    data_dir = _data_dir(args)
+    engine = open_replica(data_dir)
+    try:
+        with Session(engine) as session:
+            calendar = agenda_calendar(
+                session=session, start=args.start, end=args.end, language=Preferences.load(data_dir).language
+            )
+    finally:
+        engine.dispose()
+    return _write_export(calendar.to_ical(), args.out, _how_many(len(calendar.events), "visit"))
+
+
+def _export_vcard(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from app.export import contact_cards
+    from app.preferences import Preferences
+    from app.replica import open_replica
+
+    data_dir = _data_dir(args)
+    engine = open_replica(data_dir)
+    try:
+        with Session(engine) as session:
+            cards = contact_cards(session=session, language=Preferences.load(data_dir).language)
+    finally:
+        engine.dispose()
+    return _write_export("".join(cards).encode(), args.out, _how_many(len(cards), "contact"))
+
+
 def _run_app(args: argparse.Namespace) -> int:
     from views.main import run
 
@@ -189,6 +249,20 @@ def build_parser() -> argparse.ArgumentParser:
     figures.add_argument("--to", dest="end", type=date.fromisoformat, required=True, help="last day, YYYY-MM-DD")
     figures.add_argument("--json", action="store_true")
     figures.set_defaults(handler=_figures)
+
+    export = commands.add_parser("export", help="the agenda or the contacts as files the phone's own apps read")
+    export.add_argument("--data-dir", default=argparse.SUPPRESS)
+    formats = export.add_subparsers(dest="format", required=True, metavar="{ics,vcard}")
+    ics = formats.add_parser("ics", help="the visits as an iCalendar file (RFC 5545)")
+    ics.add_argument("--data-dir", default=argparse.SUPPRESS)
+    ics.add_argument("--from", dest="start", metavar="DAY", type=date.fromisoformat, help="first day, YYYY-MM-DD (UTC)")
+    ics.add_argument("--to", dest="end", metavar="DAY", type=date.fromisoformat, help="last day, YYYY-MM-DD (UTC)")
+    ics.add_argument("--out", metavar="FILE", type=Path, help="the file to write (default: standard output)")
+    ics.set_defaults(handler=_export_ics)
+    vcard = formats.add_parser("vcard", help="the contacts as vCard 3.0")
+    vcard.add_argument("--data-dir", default=argparse.SUPPRESS)
+    vcard.add_argument("--out", metavar="FILE", type=Path, help="the file to write (default: standard output)")
+    vcard.set_defaults(handler=_export_vcard)
     return parser
 
 

@@ -535,6 +535,8 @@ class Visit(Record, table=True):
     starts_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
     ends_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     purpose: str | None = Field(default=None, max_length=500)
+    #: An appointment agreed with the customer at this time: a route keeps it in its slot.
+    fixed_time: bool = False
     status: str = _enum("planned")
     checked_in_at: datetime | None = _when()
     check_in_lat: float | None = None

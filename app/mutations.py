@@ -95,6 +95,7 @@ class VisitCreate(_Strict):
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     purpose: str | None = Field(default=None, max_length=500)
+    fixed_time: bool = False
 
     _check = model_validator(mode="after")(_ends_after_start)
 
@@ -106,6 +107,7 @@ class VisitUpdate(_Strict):
     starts_at: AwareDatetime | None = None
     ends_at: AwareDatetime | None = None
     purpose: str | None = Field(default=None, max_length=500)
+    fixed_time: bool | None = None
     status: str | None = Field(default=None, schema_extra={"pattern": "^(planned|checked_in|done|cancelled)$"})
     checked_in_at: AwareDatetime | None = None
     check_in_lat: float | None = Field(default=None, ge=-90, le=90)

@@ -1,0 +1,259 @@
+"""The rep's agenda on the device: the visits of a day or a week, planning, moving and
+cancelling them, the check-in that proves a visit, and the report with its follow-up.
+
+Every change is a write of the rep's through the outbox (`app.edits`), so it works offline and
+syncs later. Days are the rep's calendar days (their time zone); times are stored in UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from geopy.distance import geodesic
+from sqlmodel import Session
+
+from app.edits import InvalidEdit, create_record, update_record
+from app.models import Account, Contact, Reminder, Visit, table_of
+from app.reminders import MadeReminder, follow_up_reminder
+
+__all__ = [
+    "CHECK_IN_WARNING_METRES",
+    "AgendaVisit",
+    "CheckIn",
+    "cancel_visit",
+    "check_in",
+    "day_agenda",
+    "due_reminders",
+    "move_visit",
+    "plan_visit",
+    "week_agenda",
+    "write_report",
+]
+
+#: A check-in farther than this from the customer's address is flagged.
+CHECK_IN_WARNING_METRES = 500
+
+
+@dataclass(frozen=True, slots=True)
+class AgendaVisit:
+    id: str
+    account_id: str
+    account_name: str
+    town: str | None
+    lat: float | None
+    lon: float | None
+    contact_name: str | None
+    starts_at: datetime
+    ends_at: datetime
+    purpose: str | None
+    status: str
+    fixed_time: bool
+    checked_in_at: datetime | None
+    has_report: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CheckIn:
+    visit_id: str
+    at: datetime
+    distance_m: float | None  # None: the customer's address has no position
+    too_far: bool
+
+
+def _edge(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone)
+
+
+def _agenda(session: Session, first: date, days: int, zone: ZoneInfo) -> list[AgendaVisit]:
+    v, a, c = table_of(Visit).c, table_of(Account).c, table_of(Contact).c
+    rows = session.connection().execute(
+        sa.select(
+            v.id,
+            v.account_id,
+            a.name,
+            a.billing_city,
+            a.billing_lat,
+            a.billing_lon,
+            c.first_name,
+            c.last_name,
+            v.starts_at,
+            v.ends_at,
+            v.purpose,
+            v.status,
+            v.fixed_time,
+            v.checked_in_at,
+            sa.or_(v.report_notes.is_not(None), v.next_steps.is_not(None)),
+        )
+        .join_from(table_of(Visit), table_of(Account), a.id == v.account_id)
+        .outerjoin(table_of(Contact), c.id == v.contact_id)
+        .where(v.starts_at >= _edge(first, zone), v.starts_at < _edge(first + timedelta(days=days), zone))
+        .order_by(v.starts_at, a.name)
+    )
+    return [
+        AgendaVisit(
+            id=r[0],
+            account_id=r[1],
+            account_name=r[2],
+            town=r[3],
+            lat=r[4],
+            lon=r[5],
+            contact_name=" ".join(p for p in (r[6], r[7]) if p) or None,
+            starts_at=r[8],
+            ends_at=r[9],
+            purpose=r[10],
+            status=r[11],
+            fixed_time=bool(r[12]),
+            checked_in_at=r[13],
+            has_report=bool(r[14]),
+        )
+        for r in rows
+    ]
+
+
+def day_agenda(*, session: Session, day: date, zone: ZoneInfo) -> list[AgendaVisit]:
+    """The visits of a day of the rep's, by time (cancelled ones included, marked)."""
+    return _agenda(session, day, 1, zone)
+
+
+def week_agenda(*, session: Session, day: date, zone: ZoneInfo) -> list[AgendaVisit]:
+    """The visits of the week (Monday to Sunday) holding `day`."""
+    return _agenda(session, day - timedelta(days=day.weekday()), 7, zone)
+
+
+def plan_visit(
+    *,
+    session: Session,
+    account_id: str,
+    starts_at: datetime,
+    minutes: int = 60,
+    contact_id: str | None = None,
+    purpose: str | None = None,
+    fixed_time: bool = False,
+    rep_id: str | None = None,
+) -> Visit:
+    if minutes <= 0:
+        raise InvalidEdit("a visit lasts at least a minute")
+    fields = {
+        "account_id": account_id,
+        "contact_id": contact_id,
+        "starts_at": starts_at,
+        "ends_at": starts_at + timedelta(minutes=minutes),
+        "purpose": purpose,
+        "fixed_time": fixed_time,
+    }
+    visit = create_record(session=session, entity="visit", fields=fields, author_id=rep_id)
+    assert isinstance(visit, Visit)
+    return visit
+
+
+def _visit(session: Session, visit_id: str) -> Visit:
+    visit = session.get(Visit, visit_id)
+    if visit is None:
+        raise InvalidEdit(f"no visit {visit_id} on this device")
+    return visit
+
+
+def move_visit(*, session: Session, visit_id: str, starts_at: datetime) -> Visit:
+    """Another time, the same length."""
+    visit = _visit(session, visit_id)
+    if visit.status != "planned":
+        raise InvalidEdit("only a planned visit can be moved")
+    length = visit.ends_at - visit.starts_at
+    changes = {"starts_at": starts_at, "ends_at": starts_at + length}
+    moved = update_record(session=session, entity="visit", record_id=visit_id, changes=changes)
+    assert isinstance(moved, Visit)
+    return moved
+
+
+def cancel_visit(*, session: Session, visit_id: str) -> Visit:
+    visit = _visit(session, visit_id)
+    if visit.status in ("done", "cancelled"):
+        raise InvalidEdit(f"this visit is already {visit.status}")
+    cancelled = update_record(session=session, entity="visit", record_id=visit_id, changes={"status": "cancelled"})
+    assert isinstance(cancelled, Visit)
+    return cancelled
+
+
+def check_in(
+    *,
+    session: Session,
+    visit_id: str,
+    at: datetime,
+    lat: float | None,
+    lon: float | None,
+    warning_metres: float = CHECK_IN_WARNING_METRES,
+) -> CheckIn:
+    """Record the time and position of the rep's arrival; say how far from the customer's
+    address it was (the position may be the device's, typed, or estimated)."""
+    visit = _visit(session, visit_id)
+    if visit.status not in ("planned", "checked_in"):
+        raise InvalidEdit(f"this visit is {visit.status}: there is nothing to check in to")
+    account = session.get(Account, visit.account_id)
+    distance = None
+    if account is not None and None not in (lat, lon, account.billing_lat, account.billing_lon):
+        distance = geodesic((lat, lon), (account.billing_lat, account.billing_lon)).meters
+    changes = {"status": "checked_in", "checked_in_at": at, "check_in_lat": lat, "check_in_lon": lon}
+    update_record(session=session, entity="visit", record_id=visit_id, changes=changes)
+    return CheckIn(visit_id, at, distance, distance is not None and distance > warning_metres)
+
+
+def write_report(
+    *,
+    session: Session,
+    visit_id: str,
+    notes: str,
+    outcome: str | None,
+    next_steps: str | None,
+    follow_up_on: date | None,
+    zone: ZoneInfo,
+    owner_id: str | None,
+    follow_up_reason: str,
+) -> MadeReminder | None:
+    """The visit's report, written once (reports are append-only), the visit done; a follow-up
+    day becomes a reminder."""
+    visit = _visit(session, visit_id)
+    if visit.report_notes or visit.next_steps:
+        raise InvalidEdit("this visit's report is already written")
+    if not notes.strip():
+        raise InvalidEdit("report_notes: write what happened")
+    changes = {"report_notes": notes.strip(), "status": "done"}
+    if outcome:
+        changes["outcome"] = outcome
+    if next_steps and next_steps.strip():
+        changes["next_steps"] = next_steps.strip()
+    update_record(session=session, entity="visit", record_id=visit_id, changes=changes)
+    if follow_up_on is None:
+        return None
+    return follow_up_reminder(
+        session=session,
+        visit_id=visit_id,
+        account_id=visit.account_id,
+        contact_id=visit.contact_id,
+        follow_up_on=follow_up_on,
+        zone=zone,
+        owner_id=owner_id,
+        reason=follow_up_reason,
+    )
+
+
+def due_reminders(*, session: Session, now: datetime, zone: ZoneInfo) -> list[Reminder]:
+    """What is due by the end of the rep's day and not done, nor snoozed past now; oldest first."""
+    r = table_of(Reminder).c
+    end_of_day = _edge(now.astimezone(zone).date() + timedelta(days=1), zone)
+    ids = (
+        session.connection()
+        .execute(
+            sa.select(r.id)
+            .where(
+                r.done.is_(False),
+                r.due_at < end_of_day,
+                sa.or_(r.snoozed_until.is_(None), r.snoozed_until <= now),
+            )
+            .order_by(r.due_at)
+        )
+        .scalars()
+    )
+    return [reminder for i in ids if (reminder := session.get(Reminder, i)) is not None]

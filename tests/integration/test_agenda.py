@@ -1,0 +1,151 @@
+"""The agenda on a real replica of the demo company: days and weeks in the rep's time zone,
+visits planned, moved and cancelled offline, a check-in with its distance, a report whose
+follow-up becomes a reminder; all of it on the server after a sync."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from app.agenda import (
+    cancel_visit,
+    check_in,
+    day_agenda,
+    due_reminders,
+    move_visit,
+    plan_visit,
+    week_agenda,
+    write_report,
+)
+from app.edits import InvalidEdit
+from app.models import Account, Reminder, Visit
+from app.replica import REPLICA_FILE, open_replica
+from sync.engine import SyncEngine
+from tests.conftest import DEMO_DAY
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.fixture
+def alice(api: TestClient, tmp_path: Path) -> SyncEngine:
+    device = SyncEngine(replica=open_replica(tmp_path / "alice"), http=api)
+    device.sign_in(username="alice", password="demo")
+    device.sync()
+    return device
+
+
+def test_the_day_and_the_week_are_the_reps_in_their_time_zone(alice: SyncEngine) -> None:
+    with Session(alice.replica) as session:
+        week = week_agenda(session=session, day=DEMO_DAY, zone=PARIS)
+        day = day_agenda(session=session, day=DEMO_DAY, zone=PARIS)
+        rows = session.exec(select(Visit)).all()
+    monday = DEMO_DAY - timedelta(days=DEMO_DAY.weekday())
+    expected_week = {v.id for v in rows if monday <= v.starts_at.astimezone(PARIS).date() < monday + timedelta(days=7)}
+    assert {v.id for v in week} == expected_week and len(week) >= 10  # three visits a working day
+    assert {v.id for v in day} == {v.id for v in rows if v.starts_at.astimezone(PARIS).date() == DEMO_DAY}
+    assert [v.starts_at for v in day] == sorted(v.starts_at for v in day)
+    assert all(v.account_name for v in day)
+
+
+def test_visits_planned_moved_cancelled_checked_in_and_reported_offline_reach_the_server(
+    api: TestClient, alice: SyncEngine
+) -> None:
+    owner = alice.state()["user_id"]
+    tomorrow = DEMO_DAY + timedelta(days=1)
+    with Session(alice.replica) as session:
+        account = session.exec(select(Account).where(Account.billing_lat.is_not(None))).first()  # type: ignore[union-attr]
+        assert account is not None and account.billing_lat is not None and account.billing_lon is not None
+        # 08:00 in Paris on the 19th: 07:00 UTC.
+        visit = plan_visit(
+            session=session,
+            account_id=account.id,
+            starts_at=datetime(2026, 11, 19, 8, tzinfo=PARIS),
+            minutes=45,
+            purpose="Démonstration du four",
+            fixed_time=True,
+            rep_id=owner,
+        )
+        assert visit.id in {v.id for v in day_agenda(session=session, day=tomorrow, zone=PARIS)}
+        moved = move_visit(session=session, visit_id=visit.id, starts_at=datetime(2026, 11, 19, 10, tzinfo=PARIS))
+        assert moved.ends_at - moved.starts_at == timedelta(minutes=45)
+        other = plan_visit(
+            session=session, account_id=account.id, starts_at=datetime(2026, 11, 20, 14, tzinfo=PARIS), rep_id=owner
+        )
+        cancel_visit(session=session, visit_id=other.id)
+        with pytest.raises(InvalidEdit, match="already cancelled"):
+            cancel_visit(session=session, visit_id=other.id)
+        # At the door (a few metres off), then from the car park 2 km away on another visit.
+        arrived = datetime(2026, 11, 19, 9, 58, tzinfo=PARIS)
+        near = check_in(
+            session=session, visit_id=visit.id, at=arrived, lat=account.billing_lat + 0.0001, lon=account.billing_lon
+        )
+        assert near.distance_m is not None and near.distance_m < 20 and not near.too_far
+        far_visit = plan_visit(
+            session=session, account_id=account.id, starts_at=datetime(2026, 11, 21, 9, tzinfo=PARIS), rep_id=owner
+        )
+        far = check_in(
+            session=session, visit_id=far_visit.id, at=arrived, lat=account.billing_lat + 0.018, lon=account.billing_lon
+        )
+        assert far.distance_m is not None and 1_900 < far.distance_m < 2_100 and far.too_far
+        follow_up = write_report(
+            session=session,
+            visit_id=visit.id,
+            notes="Four présenté, le chef hésite entre 6 et 10 niveaux.",
+            outcome="follow_up",
+            next_steps="Envoyer le devis 10 niveaux.",
+            follow_up_on=tomorrow + timedelta(days=14),
+            zone=PARIS,
+            owner_id=owner,
+            follow_up_reason="Relancer pour le four",
+        )
+        assert follow_up is not None
+        with pytest.raises(InvalidEdit, match="already written"):
+            write_report(
+                session=session,
+                visit_id=visit.id,
+                notes="again",
+                outcome=None,
+                next_steps=None,
+                follow_up_on=None,
+                zone=PARIS,
+                owner_id=owner,
+                follow_up_reason="",
+            )
+        # The follow-up is due on its day (09:00 in Paris), not the day before.
+        due_day = tomorrow + timedelta(days=14)
+        eve = datetime.combine(due_day - timedelta(days=1), datetime.min.time(), tzinfo=PARIS) + timedelta(hours=20)
+        assert follow_up.id not in {r.id for r in due_reminders(session=session, now=eve, zone=PARIS)}
+        morning = eve + timedelta(hours=12)
+        assert follow_up.id in {r.id for r in due_reminders(session=session, now=morning, zone=PARIS)}
+        visit_id, other_id = visit.id, other.id
+    alice.sync()
+    with Session(api.app.state.engine) as session:  # type: ignore[attr-defined]
+        stored = session.get(Visit, visit_id)
+        cancelled = session.get(Visit, other_id)
+        reminder = session.get(Reminder, follow_up.id)
+    assert stored is not None and stored.status == "done" and stored.fixed_time
+    assert stored.starts_at == datetime(2026, 11, 19, 9, tzinfo=UTC)
+    assert stored.checked_in_at == arrived and stored.next_steps == "Envoyer le devis 10 niveaux."
+    assert cancelled is not None and cancelled.status == "cancelled"
+    assert reminder is not None and reminder.rule == "visit_follow_up"
+    assert reminder.due_at == datetime(2026, 12, 3, 8, tzinfo=UTC)
+
+
+def test_a_replica_made_by_an_older_app_gains_the_new_columns(alice: SyncEngine, tmp_path: Path) -> None:
+    alice.replica.dispose()
+    db = sqlite3.connect(tmp_path / "alice" / REPLICA_FILE)
+    db.execute("ALTER TABLE visit DROP COLUMN fixed_time")
+    db.commit()
+    db.close()
+    replica = open_replica(tmp_path / "alice")
+    with Session(replica) as session:
+        visits = session.exec(select(Visit)).all()
+    assert visits and all(v.fixed_time is False for v in visits)
+    replica.dispose()
