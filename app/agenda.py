@@ -18,17 +18,20 @@ from sqlmodel import Session
 from app.edits import InvalidEdit, create_record, update_record
 from app.models import Account, Contact, Reminder, Visit, table_of
 from app.reminders import MadeReminder, follow_up_reminder
+from app.route import Stop, plan_route
 
 __all__ = [
     "CHECK_IN_WARNING_METRES",
     "AgendaVisit",
     "CheckIn",
+    "DayRoute",
     "cancel_visit",
     "check_in",
     "day_agenda",
     "due_reminders",
     "move_visit",
     "plan_visit",
+    "todays_route",
     "week_agenda",
     "write_report",
 ]
@@ -121,6 +124,39 @@ def day_agenda(*, session: Session, day: date, zone: ZoneInfo) -> list[AgendaVis
 def week_agenda(*, session: Session, day: date, zone: ZoneInfo) -> list[AgendaVisit]:
     """The visits of the week (Monday to Sunday) holding `day`."""
     return _agenda(session, day - timedelta(days=day.weekday()), 7, zone)
+
+
+@dataclass(frozen=True, slots=True)
+class DayRoute:
+    """The day's visits in driving order, with the kilometres of each leg; the visits whose
+    customer has no position come after, unrouted."""
+
+    stops: list[AgendaVisit]
+    legs_km: list[float]
+    total_km: float
+    unplaced: list[AgendaVisit]
+
+
+def todays_route(
+    *, session: Session, day: date, zone: ZoneInfo, start: tuple[float, float], end: tuple[float, float] | None = None
+) -> DayRoute:
+    """The visits still to make that day (not cancelled nor done) in a good driving order from
+    `start` (the rep's position or home) and back (or to `end`); appointments stay in their slots."""
+    visits = [v for v in day_agenda(session=session, day=day, zone=zone) if v.status in ("planned", "checked_in")]
+    placed = [v for v in visits if v.lat is not None and v.lon is not None]
+    stops = [
+        Stop(v.id, v.lat, v.lon, v.starts_at if v.fixed_time else None)
+        for v in placed
+        if v.lat is not None and v.lon is not None
+    ]
+    route = plan_route(start=start, stops=stops, end=end)
+    by_id = {v.id: v for v in placed}
+    return DayRoute(
+        [by_id[i] for i in route.order],
+        route.legs_km,
+        route.total_km,
+        [v for v in visits if v.lat is None or v.lon is None],
+    )
 
 
 def plan_visit(

@@ -149,3 +149,41 @@ def test_a_replica_made_by_an_older_app_gains_the_new_columns(alice: SyncEngine,
         visits = session.exec(select(Visit)).all()
     assert visits and all(v.fixed_time is False for v in visits)
     replica.dispose()
+
+
+def test_todays_route_orders_the_visits_left_and_keeps_appointments_in_their_slots(alice: SyncEngine) -> None:
+    from app.agenda import todays_route
+    from app.route import brute_force_route
+
+    day = DEMO_DAY + timedelta(days=1)  # tomorrow: three planned visits in the demo
+    home = (45.19, 5.72)  # Grenoble
+    with Session(alice.replica) as session:
+        planned = [v for v in day_agenda(session=session, day=day, zone=PARIS) if v.status == "planned"]
+        assert len(planned) >= 3
+        owner = alice.state()["user_id"]
+        # Two more stops of the rep's choosing.
+        accounts = session.exec(select(Account).where(Account.billing_lat.is_not(None)).limit(2)).all()  # type: ignore[union-attr]
+        for n, account in enumerate(accounts):
+            plan_visit(
+                session=session,
+                account_id=account.id,
+                starts_at=datetime(2026, 11, 19, 16 + n, tzinfo=PARIS),
+                rep_id=owner,
+            )
+        for appointment in planned[:2]:  # two appointments, kept in their time order
+            session.get(Visit, appointment.id).fixed_time = True  # type: ignore[union-attr]
+        session.commit()
+        route = todays_route(session=session, day=day, zone=PARIS, start=home)
+        visits = day_agenda(session=session, day=day, zone=PARIS)
+    assert {v.id for v in route.stops} == {v.id for v in visits if v.status == "planned"} and not route.unplaced
+    assert len(route.legs_km) == len(route.stops) + 1 and abs(sum(route.legs_km) - route.total_km) < 1e-9
+    from app.route import Stop
+
+    best = brute_force_route(
+        start=home,
+        stops=[Stop(v.id, v.lat, v.lon, v.starts_at if v.fixed_time else None) for v in route.stops],  # type: ignore[arg-type]
+    )
+    assert route.total_km <= best.total_km * 1.10
+    order = [v.id for v in route.stops]
+    first, second = sorted(planned[:2], key=lambda v: v.starts_at)
+    assert order.index(first.id) < order.index(second.id)
