@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_decimal, format_percent
 
 from app.brief import BriefPoint
@@ -233,6 +233,68 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "fr": "{account} : anniversaire de {contact} le {on}.",
         "en": "{account}: {contact}'s birthday on {on}.",
     },
+    "nav.today": {"fr": "Aujourd'hui", "en": "Today"},
+    "settings.save": {"fr": "Enregistrer", "en": "Save"},
+    "settings.home": {"fr": "Domicile (latitude, longitude)", "en": "Home (latitude, longitude)"},
+    "settings.bad_home": {
+        "fr": "Écrivez la position comme 45.19, 5.72.",
+        "en": "Write the position like 45.19, 5.72.",
+    },
+    "today.no_home": {
+        "fr": "Visites dans l'ordre des heures : indiquez votre domicile dans les réglages pour la meilleure tournée.",
+        "en": "Visits in time order: set your home in Settings for the best route.",
+    },
+    "today.previous": {"fr": "Jour précédent", "en": "Previous day"},
+    "today.next": {"fr": "Jour suivant", "en": "Next day"},
+    "today.week": {"fr": "Semaine", "en": "Week"},
+    "today.week_of": {"fr": "Semaine du {day}", "en": "Week of {day}"},
+    "today.visits": {"fr": "{count} visite(s)", "en": "{count} visit(s)"},
+    "today.due": {"fr": "À faire", "en": "Due"},
+    "today.nothing_due": {"fr": "Rien à faire aujourd'hui.", "en": "Nothing due today."},
+    "today.route": {"fr": "Tournée", "en": "Route"},
+    "today.total": {
+        "fr": "{km} km au total, dont {back} km pour rentrer",
+        "en": "{km} km in all, {back} km of them back home",
+    },
+    "today.no_visits": {"fr": "Aucune visite à faire ce jour.", "en": "No visit left that day."},
+    "today.appointment": {"fr": "rendez-vous fixe", "en": "fixed appointment"},
+    "today.leg": {"fr": "{km} km", "en": "{km} km"},
+    "today.check_in": {"fr": "Arrivée", "en": "Check in"},
+    "today.check_in_at": {"fr": "Arrivée chez {account}", "en": "Check in at {account}"},
+    "today.position_help": {"fr": "Position (laisser vide si inconnue) :", "en": "Position (leave blank if unknown):"},
+    "today.latitude": {"fr": "Latitude", "en": "Latitude"},
+    "today.longitude": {"fr": "Longitude", "en": "Longitude"},
+    "today.bad_position": {
+        "fr": "Écrivez la position en degrés décimaux, par exemple 45,19.",
+        "en": "Write the position in decimal degrees, for example 45.19.",
+    },
+    "today.checked_in": {"fr": "Arrivée enregistrée.", "en": "Checked in."},
+    "today.too_far": {
+        "fr": "Arrivée enregistrée à {metres} m de l'adresse du client : vérifiez l'adresse.",
+        "en": "Checked in {metres} m from the customer's address: check the address.",
+    },
+    "today.report": {"fr": "Compte rendu", "en": "Report"},
+    "today.report_of": {"fr": "Compte rendu : {account}", "en": "Report: {account}"},
+    "today.notes": {"fr": "Ce qui s'est dit", "en": "What was said"},
+    "today.outcome": {"fr": "Résultat", "en": "Outcome"},
+    "today.next_steps": {"fr": "Prochaines étapes", "en": "Next steps"},
+    "today.follow_up": {"fr": "Relance le (AAAA-MM-JJ)", "en": "Follow up on (YYYY-MM-DD)"},
+    "today.in_weeks": {"fr": "dans {weeks} sem.", "en": "in {weeks} wk"},
+    "today.save_report": {"fr": "Enregistrer", "en": "Save"},
+    "today.bad_follow_up": {
+        "fr": "Écrivez la date de relance comme 2026-12-31.",
+        "en": "Write the follow-up day like 2026-12-31.",
+    },
+    "today.follow_up_reason": {
+        "fr": "Relance après la visite : {next_steps}",
+        "en": "Follow up after the visit: {next_steps}",
+    },
+    "today.done": {"fr": "Fait", "en": "Done"},
+    "today.snooze": {"fr": "Plus tard (demain)", "en": "Later (tomorrow)"},
+    "outcome.positive": {"fr": "Positif", "en": "Positive"},
+    "outcome.neutral": {"fr": "Neutre", "en": "Neutral"},
+    "outcome.follow_up": {"fr": "À relancer", "en": "Follow up"},
+    "outcome.negative": {"fr": "Négatif", "en": "Negative"},
     "brief.overdue": {
         "fr": "Impayés : {amount} sur {invoices} facture(s), la plus ancienne a {oldest_days} j de retard.",
         "en": "Overdue: {amount} on {invoices} invoice(s), the oldest {oldest_days} days late.",
@@ -376,6 +438,10 @@ class Translator:
         """Why a rule made a reminder, in this language (kept with the reminder, synced)."""
         facts = {k: self.day(v) if isinstance(v, date) else v for k, v in proposal.facts.items()}
         return self(f"reminder.{proposal.rule}", account=account, **facts)
+
+    def clock(self, value: datetime) -> str:
+        """The time of day in the rep's time zone: `09:30`."""
+        return format_time(value.astimezone(self.zone), format="HH:mm", tzinfo=self.zone, locale=self.language)
 
     def local_day(self, value: datetime) -> str:
         """The day a point in time falls on, in the rep's time zone."""

@@ -57,6 +57,7 @@ __all__ = [
     "Ticket",
     "UTCDateTime",
     "Visit",
+    "VisitPublic",
     "blank_required_field",
     "entity_table",
     "table_of",
@@ -544,6 +545,30 @@ class Visit(Record, table=True):
     report_notes: str | None = Field(default=None, max_length=10_000)
     outcome: str | None = Field(default=None, max_length=40)
     next_steps: str | None = Field(default=None, max_length=2000)
+
+
+class VisitPublic(SQLModel):
+    """A visit as the API shows it to a manager: with its account's name and its rep's user name."""
+
+    id: str
+    version: int
+    account_id: str
+    account_name: str
+    contact_id: str | None
+    rep_id: str | None
+    rep_username: str | None
+    starts_at: datetime
+    ends_at: datetime
+    purpose: str | None
+    fixed_time: bool
+    status: str
+    checked_in_at: datetime | None
+    check_in_lat: float | None
+    check_in_lon: float | None
+    report_notes: str | None
+    outcome: str | None
+    next_steps: str | None
+    updated_at: datetime
 
 
 class Activity(Record, table=True):

@@ -1,4 +1,4 @@
-"""The rep's preferences on this device (language, last server), kept beside the replica."""
+"""The rep's preferences on this device (language, last server, geocoder), kept beside the replica."""
 
 from __future__ import annotations
 
@@ -16,6 +16,17 @@ class Preferences:
     language: str = "fr"
     time_zone: str = "Europe/Paris"
     last_server_url: str = ""
+    #: An OpenStreetMap-compatible geocoder (Nominatim protocol) that places accounts' addresses.
+    geocoder_url: str = "https://nominatim.openstreetmap.org"
+    #: Where the rep's day starts and ends, "latitude,longitude" (empty: not said).
+    home: str = ""
+
+    def home_position(self) -> tuple[float, float] | None:
+        try:
+            lat, lon = (float(part) for part in self.home.replace(" ", "").split(","))
+        except ValueError:
+            return None
+        return (lat, lon) if -90 <= lat <= 90 and -180 <= lon <= 180 else None
 
     @classmethod
     def load(cls, data_dir: Path) -> Preferences:

@@ -7,9 +7,9 @@ The rules, each on the rep's calendar (the day in their time zone), a reminder d
 - visit_follow_up: the follow-up day written in a visit's report (`follow_up_reminder`);
 - competitor_contract_end: 30 days before a competitor's contract ends, until it ends;
 - reorder_overdue: no order for twice the account's usual gap (the median gap between its last
-  13 order days, at least three of them), from that day on, once per last order;
+  13 order days, at least three of them), from that day and for LOOKBACK_DAYS, once per last order;
 - quote_expiry: 3 days before a draft or sent quote expires, until it expires;
-- overdue_invoice: the day after an open invoice's due day, once per invoice;
+- overdue_invoice: the day after an open invoice's due day, and for LOOKBACK_DAYS, once per invoice;
 - birthday: on a contact's birthday (28 February in other years for 29 February), and two
   days after for a device that was off that day.
 
@@ -52,6 +52,9 @@ REMINDER_HOUR = 9
 CONTRACT_NOTICE_DAYS = 30
 QUOTE_NOTICE_DAYS = 3
 BIRTHDAY_GRACE_DAYS = 2
+#: A state that began longer ago than this (an invoice overdue for months, an account silent
+#: for a year) is the card's and the brief's matter, not today's reminder.
+LOOKBACK_DAYS = 30
 OPEN_QUOTE_STATUSES = ("draft", "sent")
 _NAMESPACE = uuid.UUID("0f3c2f4e-5a1b-4c8e-9d3a-7e6b5c4d3a21")
 
@@ -140,7 +143,7 @@ def _reorder(facts: AccountFacts, today: date) -> Iterable[ProposedReminder]:
         return
     last = facts.order_days[-1]
     due = last + timedelta(days=math.ceil(2 * rhythm))
-    if due <= today:
+    if due <= today <= due + timedelta(days=LOOKBACK_DAYS):
         yield ProposedReminder(
             f"reorder:{facts.account_id}:{last}",
             "reorder_overdue",
@@ -166,7 +169,7 @@ def _quotes(facts: AccountFacts, today: date) -> Iterable[ProposedReminder]:
 def _invoices(facts: AccountFacts, today: date) -> Iterable[ProposedReminder]:
     for invoice_id, number, due_on in facts.open_invoices:
         due = due_on + timedelta(days=1)
-        if due <= today:
+        if due <= today <= due + timedelta(days=LOOKBACK_DAYS):
             yield ProposedReminder(
                 f"invoice:{invoice_id}", "overdue_invoice", facts.account_id, due, {"number": number, "due_on": due_on}
             )

@@ -10,6 +10,7 @@ from platformdirs import user_data_dir
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
+from app.geocoding import create_geocoding_tables
 from app.models import ENTITIES
 from app.search import ensure_search_index
 from app.sqlite import sqlite_engine
@@ -62,4 +63,5 @@ def open_replica(data_dir: Path) -> Engine:
             "CREATE INDEX IF NOT EXISTS ix_order_line_product_account ON order_line (product_id, account_id)"
         )
     ensure_search_index(engine)
+    create_geocoding_tables(engine)
     return engine

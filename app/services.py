@@ -4,20 +4,44 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+from app.agenda import (
+    AgendaVisit,
+    CheckIn,
+    DayRoute,
+    check_in,
+    day_agenda,
+    due_reminders,
+    plan_visit,
+    todays_route,
+    week_agenda,
+    write_report,
+)
 from app.card import AccountSummary, CustomerCard, customer_card, search_accounts, search_products
 from app.credentials import best_token_store
 from app.dashboard import Targets, book_figures, book_rfm
-from app.edits import dismiss_rejected, edit_account, pending_changes, resend_rejected, resolve_conflict
+from app.edits import (
+    dismiss_rejected,
+    edit_account,
+    pending_changes,
+    resend_rejected,
+    resolve_conflict,
+    update_record,
+)
 from app.figures import Rfm
+from app.geocoding import Geocoder, GeocodeReport, geocode_pending, make_geocoder, waiting_accounts
+from app.i18n import Translator
+from app.models import Account
+from app.reminders import MadeReminder, apply_reminder_rules
 from app.replica import open_replica
 from sync.engine import SyncEngine, TokenStore
 from sync.state import OutboxEntry, SyncState
@@ -41,6 +65,16 @@ def check_server_url(text: str) -> str:
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise InvalidServerUrl(f"{text!r} is not a server address: write it like https://crm.example.com")
     return url
+
+
+@dataclass(frozen=True, slots=True)
+class DueReminder:
+    id: str
+    account_id: str
+    account_name: str
+    due_at: datetime
+    reason: str
+    rule: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +109,9 @@ class Device:
     replica: Engine
     engine: SyncEngine
     _rfm_cache: tuple[tuple[date, tuple[Any, ...]], dict[str, Rfm]] | None = field(default=None, repr=False)
+    #: The language the rules word their reminders in (the app sets it from its preferences).
+    language: str = "fr"
+    _geocoder: tuple[str, Geocoder] | None = field(default=None, repr=False)
 
     def connect(self, server_url: str, transport: httpx.BaseTransport | None = None) -> None:
         """Talk to this server from now on (the sign-in screen may name a new one)."""
@@ -111,6 +148,100 @@ class Device:
         if self._rfm_cache is None or self._rfm_cache[0] != key:
             self._rfm_cache = (key, book_rfm(session=session, day=day))
         return self._rfm_cache[1]
+
+    # The agenda: days are the rep's (their time zone), every change goes through the outbox.
+    def day(self, day: date, zone: ZoneInfo) -> list[AgendaVisit]:
+        with Session(self.replica) as session:
+            return day_agenda(session=session, day=day, zone=zone)
+
+    def week(self, day: date, zone: ZoneInfo) -> list[AgendaVisit]:
+        with Session(self.replica) as session:
+            return week_agenda(session=session, day=day, zone=zone)
+
+    def route(self, day: date, zone: ZoneInfo, start: tuple[float, float] | None) -> DayRoute:
+        """The day's route from `start` (home, or where the rep is); with none, in time order."""
+        with Session(self.replica) as session:
+            return todays_route(session=session, day=day, zone=zone, start=start)
+
+    def check_in(self, visit_id: str, at: datetime, lat: float | None, lon: float | None) -> CheckIn:
+        with Session(self.replica) as session:
+            return check_in(session=session, visit_id=visit_id, at=at, lat=lat, lon=lon)
+
+    def write_report(
+        self,
+        visit_id: str,
+        *,
+        notes: str,
+        outcome: str | None,
+        next_steps: str | None,
+        follow_up_on: date | None,
+        zone: ZoneInfo,
+        follow_up_reason: str,
+    ) -> MadeReminder | None:
+        with Session(self.replica) as session:
+            return write_report(
+                session=session,
+                visit_id=visit_id,
+                notes=notes,
+                outcome=outcome,
+                next_steps=next_steps,
+                follow_up_on=follow_up_on,
+                zone=zone,
+                owner_id=self.engine.state().get("user_id"),
+                follow_up_reason=follow_up_reason,
+            )
+
+    def plan_visit(
+        self, account_id: str, starts_at: datetime, minutes: int, purpose: str | None, fixed_time: bool
+    ) -> str:
+        with Session(self.replica) as session:
+            visit = plan_visit(
+                session=session,
+                account_id=account_id,
+                starts_at=starts_at,
+                minutes=minutes,
+                purpose=purpose,
+                fixed_time=fixed_time,
+                rep_id=self.engine.state().get("user_id"),
+            )
+            return visit.id
+
+    def reminders_due(self, now: datetime, zone: ZoneInfo) -> list[DueReminder]:
+        """What is due today: the rules' reminders are made first (once each), then listed."""
+        with Session(self.replica) as session:
+            apply_reminder_rules(
+                session=session,
+                now=now,
+                zone=zone,
+                owner_id=self.engine.state().get("user_id"),
+                describe=Translator(self.language, str(zone)).reminder_reason,
+            )
+            names = dict(session.connection().execute(sa.select(col(Account.id), col(Account.name))).all())
+            return [
+                DueReminder(r.id, r.account_id, names.get(r.account_id, ""), r.due_at, r.reason, r.rule)
+                for r in due_reminders(session=session, now=now, zone=zone)
+            ]
+
+    def reminder_done(self, reminder_id: str, at: datetime) -> None:
+        with Session(self.replica) as session:
+            update_record(
+                session=session, entity="reminder", record_id=reminder_id, changes={"done": True, "done_at": at}
+            )
+
+    def snooze_reminder(self, reminder_id: str, until: datetime) -> None:
+        with Session(self.replica) as session:
+            update_record(session=session, entity="reminder", record_id=reminder_id, changes={"snoozed_until": until})
+
+    def place_addresses(self, geocoder_url: str, limit: int = 20) -> GeocodeReport:
+        """Give a position to the accounts waiting for one (new leads, imported addresses), when
+        the geocoder answers; the positions sync like any edit. Slow (a request a second): call
+        it off the screen's thread."""
+        if self._geocoder is None or self._geocoder[0] != geocoder_url:
+            self._geocoder = (geocoder_url, make_geocoder(geocoder_url))
+        with Session(self.replica) as session:
+            if not waiting_accounts(session=session):
+                return GeocodeReport()
+            return geocode_pending(session=session, geocode=self._geocoder[1], limit=limit)
 
     def role(self) -> str | None:
         """The signed-in user's role: rep, manager or admin (a manager's book is the team's)."""

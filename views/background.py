@@ -37,8 +37,10 @@ class SyncSnapshot:
 
 
 class BackgroundSync:
-    def __init__(self, device: Device) -> None:
+    def __init__(self, device: Device, geocoder_url: str | None = None) -> None:
         self.device = device
+        #: Where new addresses are placed after each sync (None: not at all).
+        self.geocoder_url = geocoder_url
         self.loop: SyncLoop | None = None
         self.running = False
         self.records: int | None = None
@@ -103,6 +105,10 @@ class BackgroundSync:
         finally:
             self.running = False
             self._notify()
+        if self.geocoder_url:
+            placed = await asyncio.to_thread(self.device.place_addresses, self.geocoder_url)
+            if placed.found:
+                self.wrote_locally()  # the positions found go out with the next sync
         return True
 
     async def _probe(self) -> bool:

@@ -10,21 +10,23 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import flet as ft
 
+from app.agenda import AgendaVisit
 from app.credentials import NoSecureStore
 from app.edits import InvalidEdit
 from app.i18n import LANGUAGES, Translator
 from app.preferences import Preferences
-from app.services import Device, InvalidServerUrl, check_server_url, open_device
+from app.services import Device, DueReminder, InvalidServerUrl, check_server_url, open_device
 from sync.errors import AuthError, SyncError, TransportError
 from views.background import BackgroundSync, SyncSnapshot
 from views.card import card_view
 from views.dashboard import dashboard_view
+from views.today import ReportForm, check_in_dialog, report_dialog, today_view, week_view
 
 __all__ = ["TerrainUI", "run"]
 
@@ -87,14 +89,18 @@ class TerrainUI:
             route = "/login"
         if route == "/login":
             view = self._login_view()
+        elif route == "/today" or route.startswith("/today/"):
+            view = self._shell(route, 0, self._today(route.removeprefix("/today").strip("/")))
+        elif route.startswith("/week/"):
+            view = self._shell(route, 0, self._week(route.removeprefix("/week/")))
         elif route.startswith("/accounts/"):
-            view = self._shell(route, 0, self._card(route.removeprefix("/accounts/")))
+            view = self._shell(route, 1, self._card(route.removeprefix("/accounts/")))
         elif route == "/dashboard":
-            view = self._shell(route, 1, self._dashboard())
+            view = self._shell(route, 2, self._dashboard())
         elif route == "/settings":
-            view = self._shell(route, 2, self._settings())
+            view = self._shell(route, 3, self._settings())
         else:
-            view = self._shell("/accounts", 0, self._accounts())
+            view = self._shell("/accounts", 1, self._accounts())
         self.page.views.clear()
         self.page.views.append(view)
         self._refresh_sync_status(self.background.snapshot())
@@ -103,11 +109,12 @@ class TerrainUI:
     def _shell(self, route: str, index: int, body: ft.Control) -> ft.View:
         t = self.t
         destinations = [
+            ("nav.today", ft.Icons.TODAY),
             ("nav.accounts", ft.Icons.STOREFRONT),
             ("nav.dashboard", ft.Icons.INSIGHTS),
             ("nav.settings", ft.Icons.SETTINGS),
         ]
-        routes = ["/accounts", "/dashboard", "/settings"]
+        routes = ["/today", "/accounts", "/dashboard", "/settings"]
 
         def select(e: Any) -> None:
             self.go(routes[int(e.control.selected_index)])
@@ -341,6 +348,104 @@ class TerrainUI:
             platform=self.page.platform.value if self.page.platform else "",
         )
 
+    # -- today and the week ---------------------------------------------------------------
+    def _day_of(self, text: str) -> date:
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            return datetime.now(self.t.zone).date()
+
+    def _today(self, day_text: str) -> ft.Control:
+        t = self.t
+        day = self._day_of(day_text)
+        now = datetime.now(UTC)
+        self.device.language = t.language
+        route = self.device.route(day, t.zone, start=self.prefs.home_position())
+        routed = {v.id for v in route.stops} | {v.id for v in route.unplaced}
+        others = [v for v in self.device.day(day, t.zone) if v.id not in routed]
+        reminders = self.device.reminders_due(now, t.zone) if day == now.astimezone(t.zone).date() else []
+
+        def again() -> None:
+            self.background.wrote_locally()
+            self._show(self.page.route)
+
+        def on_check_in(visit: AgendaVisit) -> None:
+            def confirm(lat: float | None, lon: float | None) -> None:
+                done = self.device.check_in(visit.id, datetime.now(UTC), lat, lon)
+                self.page.pop_dialog()
+                message = (
+                    t("today.too_far", metres=f"{done.distance_m:.0f}")
+                    if done.too_far and done.distance_m is not None
+                    else t("today.checked_in")
+                )
+                self.page.show_dialog(ft.SnackBar(ft.Text(message)))
+                again()
+
+            self.page.show_dialog(check_in_dialog(t, visit, confirm))
+
+        def on_report(visit: AgendaVisit) -> None:
+            form = ReportForm(t, day)
+
+            def save() -> None:
+                try:
+                    follow_up = form.follow_up_day()
+                except ValueError:
+                    form.error.value = t("today.bad_follow_up")
+                    form.error.update()
+                    return
+                try:
+                    self.device.write_report(
+                        visit.id,
+                        notes=form.notes.value or "",
+                        outcome=form.outcome.value,
+                        next_steps=form.next_steps.value,
+                        follow_up_on=follow_up,
+                        zone=t.zone,
+                        follow_up_reason=t(
+                            "today.follow_up_reason", next_steps=form.next_steps.value or visit.account_name
+                        ),
+                    )
+                except InvalidEdit as exc:
+                    form.error.value = str(exc)
+                    form.error.update()
+                    return
+                self.page.pop_dialog()
+                again()
+
+            self.page.show_dialog(report_dialog(t, visit, form, save))
+
+        def on_done(reminder: DueReminder) -> None:
+            self.device.reminder_done(reminder.id, datetime.now(UTC))
+            again()
+
+        def on_snooze(reminder: DueReminder) -> None:
+            self.device.snooze_reminder(reminder.id, datetime.now(UTC) + timedelta(days=1))
+            again()
+
+        return today_view(
+            t,
+            day=day,
+            route=route,
+            others=others,
+            reminders=reminders,
+            on_day=lambda d: self.go(f"/today/{d.isoformat()}"),
+            on_week=lambda: self.go(f"/week/{day.isoformat()}"),
+            on_check_in=on_check_in,
+            on_report=on_report,
+            on_done=on_done,
+            on_snooze=on_snooze,
+            on_open_account=lambda account_id: self.go(f"/accounts/{account_id}"),
+        )
+
+    def _week(self, day_text: str) -> ft.Control:
+        day = self._day_of(day_text)
+        return week_view(
+            self.t,
+            day=day,
+            visits=self.device.week(day, self.t.zone),
+            on_day=lambda d: self.go(f"/today/{d.isoformat()}"),
+        )
+
     # -- dashboard ----------------------------------------------------------------------
     def _dashboard(self) -> ft.Control:
         t = self.t
@@ -398,6 +503,25 @@ class TerrainUI:
             spacing=4,
         )
 
+    def _home_editor(self) -> ft.Control:
+        """Where the day's route starts and ends."""
+        t = self.t
+        field = ft.TextField(label=t("settings.home"), value=self.prefs.home, width=320, dense=True)
+        message = ft.Text("")
+
+        def save(_e: Any) -> None:
+            text = (field.value or "").strip()
+            probe = Preferences(home=text)
+            if text and probe.home_position() is None:
+                message.value, message.color = t("settings.bad_home"), ft.Colors.ERROR
+                return
+            self.prefs.home = text
+            self.prefs.save(self.device.data_dir)
+            message.value, message.color = t("card.saved"), None
+
+        field.on_submit = save
+        return ft.Row([field, ft.TextButton(t("settings.save"), on_click=save), message], wrap=True)
+
     def _settings(self) -> ft.Control:
         t = self.t
         state = self.device.engine.state()
@@ -411,6 +535,7 @@ class TerrainUI:
                 ft.Text(t("settings.user", user=state.get("full_name") or state.get("username") or "—"), size=16),
                 ft.Text(t("settings.server", url=state.get("server_url") or "—")),
                 self._language_picker(),
+                self._home_editor(),
                 ft.Row(
                     [
                         ft.Button(t("sync.now"), icon=ft.Icons.SYNC, on_click=self._on_sync_click),
@@ -521,7 +646,7 @@ def run(*, data_dir: Path, host: str = "127.0.0.1", port: int = 8550, server_url
     device = open_device(data_dir)
     prefs = Preferences.load(data_dir)
 
-    background = BackgroundSync(device)
+    background = BackgroundSync(device, geocoder_url=prefs.geocoder_url or None)
 
     def main(page: ft.Page) -> None:
         TerrainUI(page, device, background, prefs, server_url).start()

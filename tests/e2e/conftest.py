@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.preferences import Preferences
 from tests.conftest import free_port, unavailable
 
 CHROMIUM = os.environ.get("TERRAIN_CHROMIUM", "/usr/bin/chromium")
@@ -64,6 +65,10 @@ class AppProcess:
 
 def start_app(data_dir: Path, server_url: str | None = None) -> AppProcess:
     port = free_port()
+    # No geocoding: the tests never reach out past this machine (the app would ask OSM's server).
+    prefs = Preferences.load(data_dir)
+    prefs.geocoder_url = ""
+    prefs.save(data_dir)
     args = [sys.executable, "-m", "app.cli", "--data-dir", str(data_dir), "--port", str(port)]
     if server_url:
         args += ["--server", server_url]

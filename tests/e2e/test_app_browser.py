@@ -193,7 +193,8 @@ def test_on_a_phone_the_app_has_bottom_tabs_and_speaks_english_when_asked(
         host.get_by_role("button", name="Sign in").click()
         _wait_text(host.get_by_text(re.compile("Synced")), "Synced", seconds=60)
         # A phone gets a bottom navigation bar (tabs), not the side rail of a laptop.
-        assert [host.get_by_role("tab").nth(i).get_attribute("aria-label") for i in range(3)] == [
+        assert [host.get_by_role("tab").nth(i).get_attribute("aria-label") for i in range(4)] == [
+            "Today",
             "Customers",
             "Dashboard",
             "Settings",

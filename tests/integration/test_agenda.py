@@ -33,14 +33,6 @@ pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 PARIS = ZoneInfo("Europe/Paris")
 
 
-@pytest.fixture
-def alice(api: TestClient, tmp_path: Path) -> SyncEngine:
-    device = SyncEngine(replica=open_replica(tmp_path / "alice"), http=api)
-    device.sign_in(username="alice", password="demo")
-    device.sync()
-    return device
-
-
 def test_the_day_and_the_week_are_the_reps_in_their_time_zone(alice: SyncEngine) -> None:
     with Session(alice.replica) as session:
         week = week_agenda(session=session, day=DEMO_DAY, zone=PARIS)
@@ -187,3 +179,19 @@ def test_todays_route_orders_the_visits_left_and_keeps_appointments_in_their_slo
     order = [v.id for v in route.stops]
     first, second = sorted(planned[:2], key=lambda v: v.starts_at)
     assert order.index(first.id) < order.index(second.id)
+
+
+def test_with_no_start_known_the_day_is_in_time_order_with_the_legs_between_visits(alice: SyncEngine) -> None:
+    from geopy.distance import geodesic
+
+    from app.agenda import todays_route
+    from app.preferences import Preferences
+
+    day = DEMO_DAY + timedelta(days=1)
+    with Session(alice.replica) as session:
+        route = todays_route(session=session, day=day, zone=PARIS, start=None)
+    assert [v.starts_at for v in route.stops] == sorted(v.starts_at for v in route.stops) and len(route.stops) >= 3
+    pairs = zip(route.stops, route.stops[1:], strict=False)
+    assert route.legs_km == [geodesic((a.lat, a.lon), (b.lat, b.lon)).km for a, b in pairs]
+    assert Preferences(home="45.19, 5.72").home_position() == (45.19, 5.72)
+    assert Preferences(home="").home_position() is None and Preferences(home="91,0").home_position() is None

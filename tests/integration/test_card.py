@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, date, timedelta
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -30,20 +29,11 @@ from app.models import (
     Ticket,
     Visit,
 )
-from app.replica import open_replica
 from server.db import ServerSession
 from sync.engine import SyncEngine
 from tests.conftest import DEMO_DAY
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-
-
-@pytest.fixture
-def alice(api: TestClient, tmp_path: Path) -> SyncEngine:
-    device = SyncEngine(replica=open_replica(tmp_path / "alice"), http=api)
-    device.sign_in(username="alice", password="demo")
-    device.sync()
-    return device
 
 
 def _richest_account(session: Session) -> Account:

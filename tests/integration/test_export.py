@@ -8,26 +8,16 @@ from pathlib import Path
 
 import pytest
 import vobject  # type: ignore[import-untyped]
-from fastapi.testclient import TestClient
 from icalendar import Calendar, Event
 from sqlmodel import Session, select
 
 from app.export import agenda_ics, contacts_vcard
 from app.models import Account, Contact, Visit
-from app.replica import open_replica
 from sync.engine import SyncEngine
 from tests.conftest import DEMO_DAY
 from tests.integration.test_cli import terrain
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-
-
-@pytest.fixture
-def alice(api: TestClient, tmp_path: Path) -> SyncEngine:
-    device = SyncEngine(replica=open_replica(tmp_path / "alice"), http=api)
-    device.sign_in(username="alice", password="demo")
-    device.sync()
-    return device
 
 
 def _events_by_visit(ics: bytes) -> dict[str, Event]:

@@ -42,6 +42,8 @@ def test_an_account_is_recalled_when_it_has_not_ordered_for_twice_its_usual_gap(
     again = AccountFacts("a1", "Cave Legrand", order_days=[*days, date(2026, 10, 15)])
     assert rules_on(again, date(2026, 10, 20)) == []
     assert proposed_reminders(again, date(2026, 11, 30))[0].key != before
+    assert rules_on(facts, date(2026, 11, 10)) == ["reorder_overdue"]  # 30 days after it fell due
+    assert rules_on(facts, date(2026, 11, 11)) == []  # silent for long: the card's matter
     # Two order days are no rhythm yet.
     assert rules_on(AccountFacts("a1", "x", order_days=days[:2]), date(2027, 1, 1)) == []
 
@@ -59,7 +61,8 @@ def test_an_open_invoice_is_recalled_from_the_day_after_its_due_day() -> None:
     assert rules_on(facts, date(2026, 11, 30)) == []  # due today: not overdue yet
     assert rules_on(facts, date(2026, 12, 1)) == ["overdue_invoice"]
     assert rules_on(facts, date(2026, 12, 2)) == ["overdue_invoice"]
-    assert proposed_reminders(facts, date(2027, 2, 1))[0].key == "invoice:i1"  # one per invoice
+    assert proposed_reminders(facts, date(2026, 12, 31))[0].key == "invoice:i1"  # one per invoice
+    assert rules_on(facts, date(2027, 1, 1)) == []  # overdue for over 30 days: the card's matter
 
 
 def test_a_birthday_is_recalled_on_the_day_and_two_days_after_including_29_february() -> None:
@@ -105,7 +108,7 @@ def test_every_rule_reads_in_both_languages() -> None:
         "Hôtel Marchand",
         competitor="Metro",
         competitor_contract_end=date(2026, 12, 20),
-        order_days=[date(2026, 8, 1), date(2026, 8, 11), date(2026, 8, 21)],
+        order_days=[date(2026, 10, 1), date(2026, 10, 11), date(2026, 10, 21)],
         open_quotes=[("q1", "DV-1", date(2026, 12, 3))],
         open_invoices=[("i1", "FA-1", date(2026, 11, 1))],
         birthdays=[("c1", "Léa Martin", date(1990, 11, 30))],
