@@ -31,6 +31,7 @@ __all__ = [
     "due_reminders",
     "move_visit",
     "plan_visit",
+    "reminders_on",
     "todays_route",
     "week_agenda",
     "write_report",
@@ -280,6 +281,21 @@ def write_report(
         owner_id=owner_id,
         reason=follow_up_reason,
     )
+
+
+def reminders_on(*, session: Session, day: date, zone: ZoneInfo) -> list[Reminder]:
+    """The reminders due on a day of the rep's (another day than today), not done; by time."""
+    r = table_of(Reminder).c
+    ids = (
+        session.connection()
+        .execute(
+            sa.select(r.id)
+            .where(r.done.is_(False), r.due_at >= _edge(day, zone), r.due_at < _edge(day + timedelta(days=1), zone))
+            .order_by(r.due_at)
+        )
+        .scalars()
+    )
+    return [reminder for i in ids if (reminder := session.get(Reminder, i)) is not None]
 
 
 def due_reminders(*, session: Session, now: datetime, zone: ZoneInfo) -> list[Reminder]:

@@ -175,6 +175,9 @@ _MESSAGES: dict[str, dict[str, str]] = {
     "method.cheque": {"fr": "chèque", "en": "cheque"},
     "method.direct_debit": {"fr": "prélèvement", "en": "direct debit"},
     "method.cash": {"fr": "espèces", "en": "cash"},
+    "code.planned": {"fr": "prévue", "en": "planned"},
+    "code.checked_in": {"fr": "sur place", "en": "checked in"},
+    "code.done": {"fr": "faite", "en": "done"},
     "code.complaint": {"fr": "réclamation", "en": "complaint"},
     "code.return": {"fr": "retour", "en": "return"},
     "code.after_sales": {"fr": "SAV", "en": "after-sales"},
@@ -260,6 +263,7 @@ _MESSAGES: dict[str, dict[str, str]] = {
     "today.appointment": {"fr": "rendez-vous fixe", "en": "fixed appointment"},
     "today.leg": {"fr": "{km} km", "en": "{km} km"},
     "today.check_in": {"fr": "Arrivée", "en": "Check in"},
+    "today.confirm_check_in": {"fr": "Confirmer l'arrivée", "en": "Confirm check-in"},
     "today.check_in_at": {"fr": "Arrivée chez {account}", "en": "Check in at {account}"},
     "today.position_help": {"fr": "Position (laisser vide si inconnue) :", "en": "Position (leave blank if unknown):"},
     "today.latitude": {"fr": "Latitude", "en": "Latitude"},
@@ -289,6 +293,7 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "fr": "Relance après la visite : {next_steps}",
         "en": "Follow up after the visit: {next_steps}",
     },
+    "today.open": {"fr": "Ouvrir la fiche", "en": "Open the card"},
     "today.done": {"fr": "Fait", "en": "Done"},
     "today.snooze": {"fr": "Plus tard (demain)", "en": "Later (tomorrow)"},
     "outcome.positive": {"fr": "Positif", "en": "Positive"},
@@ -410,6 +415,10 @@ class Translator:
     def moment(self, value: datetime) -> str:
         """A point in time, in the rep's time zone: `18 nov. 2026, 09:30:00`."""
         return format_datetime(value.astimezone(self.zone), format="medium", tzinfo=self.zone, locale=self.language)
+
+    def km(self, value: float) -> str:
+        """A distance with one decimal as people write it: `12,5` in French, `12.5` in English."""
+        return format_decimal(value, format="#,##0.0", locale=self.language)
 
     def percent(self, value: float | None) -> str:
         """A share as people write it (`12,5 %`), or a dash when there is nothing to divide."""

@@ -22,6 +22,7 @@ from app.agenda import (
     day_agenda,
     due_reminders,
     plan_visit,
+    reminders_on,
     todays_route,
     week_agenda,
     write_report,
@@ -220,6 +221,15 @@ class Device:
             return [
                 DueReminder(r.id, r.account_id, names.get(r.account_id, ""), r.due_at, r.reason, r.rule)
                 for r in due_reminders(session=session, now=now, zone=zone)
+            ]
+
+    def reminders_on(self, day: date, zone: ZoneInfo) -> list[DueReminder]:
+        """What falls due on another day than today (the Today screen of that day)."""
+        with Session(self.replica) as session:
+            names = dict(session.connection().execute(sa.select(col(Account.id), col(Account.name))).all())
+            return [
+                DueReminder(r.id, r.account_id, names.get(r.account_id, ""), r.due_at, r.reason, r.rule)
+                for r in reminders_on(session=session, day=day, zone=zone)
             ]
 
     def reminder_done(self, reminder_id: str, at: datetime) -> None:

@@ -26,7 +26,7 @@ from sync.errors import AuthError, SyncError, TransportError
 from views.background import BackgroundSync, SyncSnapshot
 from views.card import card_view
 from views.dashboard import dashboard_view
-from views.today import ReportForm, check_in_dialog, report_dialog, today_view, week_view
+from views.today import ReportForm, check_in_page, report_page, today_view, week_view
 
 __all__ = ["TerrainUI", "run"]
 
@@ -91,6 +91,8 @@ class TerrainUI:
             view = self._login_view()
         elif route == "/today" or route.startswith("/today/"):
             view = self._shell(route, 0, self._today(route.removeprefix("/today").strip("/")))
+        elif route.startswith("/visit/"):
+            view = self._shell(route, 0, self._visit_page(route))
         elif route.startswith("/week/"):
             view = self._shell(route, 0, self._week(route.removeprefix("/week/")))
         elif route.startswith("/accounts/"):
@@ -363,56 +365,18 @@ class TerrainUI:
         route = self.device.route(day, t.zone, start=self.prefs.home_position())
         routed = {v.id for v in route.stops} | {v.id for v in route.unplaced}
         others = [v for v in self.device.day(day, t.zone) if v.id not in routed]
-        reminders = self.device.reminders_due(now, t.zone) if day == now.astimezone(t.zone).date() else []
+        today = now.astimezone(t.zone).date()
+        reminders = self.device.reminders_due(now, t.zone) if day == today else self.device.reminders_on(day, t.zone)
 
         def again() -> None:
             self.background.wrote_locally()
             self._show(self.page.route)
 
         def on_check_in(visit: AgendaVisit) -> None:
-            def confirm(lat: float | None, lon: float | None) -> None:
-                done = self.device.check_in(visit.id, datetime.now(UTC), lat, lon)
-                self.page.pop_dialog()
-                message = (
-                    t("today.too_far", metres=f"{done.distance_m:.0f}")
-                    if done.too_far and done.distance_m is not None
-                    else t("today.checked_in")
-                )
-                self.page.show_dialog(ft.SnackBar(ft.Text(message)))
-                again()
-
-            self.page.show_dialog(check_in_dialog(t, visit, confirm))
+            self.go(f"/visit/{visit.id}/check-in/{day.isoformat()}")
 
         def on_report(visit: AgendaVisit) -> None:
-            form = ReportForm(t, day)
-
-            def save() -> None:
-                try:
-                    follow_up = form.follow_up_day()
-                except ValueError:
-                    form.error.value = t("today.bad_follow_up")
-                    form.error.update()
-                    return
-                try:
-                    self.device.write_report(
-                        visit.id,
-                        notes=form.notes.value or "",
-                        outcome=form.outcome.value,
-                        next_steps=form.next_steps.value,
-                        follow_up_on=follow_up,
-                        zone=t.zone,
-                        follow_up_reason=t(
-                            "today.follow_up_reason", next_steps=form.next_steps.value or visit.account_name
-                        ),
-                    )
-                except InvalidEdit as exc:
-                    form.error.value = str(exc)
-                    form.error.update()
-                    return
-                self.page.pop_dialog()
-                again()
-
-            self.page.show_dialog(report_dialog(t, visit, form, save))
+            self.go(f"/visit/{visit.id}/report/{day.isoformat()}")
 
         def on_done(reminder: DueReminder) -> None:
             self.device.reminder_done(reminder.id, datetime.now(UTC))
@@ -436,6 +400,64 @@ class TerrainUI:
             on_snooze=on_snooze,
             on_open_account=lambda account_id: self.go(f"/accounts/{account_id}"),
         )
+
+    def _visit_page(self, route: str) -> ft.Control:
+        """/visit/ID/check-in/DAY or /visit/ID/report/DAY: a page of its own, then back to the day."""
+        t = self.t
+        _empty, _visit, visit_id, action, day_text = (route.split("/") + [""] * 5)[:5]
+        day = self._day_of(day_text)
+        visit = next((v for v in self.device.day(day, t.zone) if v.id == visit_id), None)
+
+        def back() -> None:
+            self.go(f"/today/{day.isoformat()}")
+
+        if visit is None:
+            return ft.Column([ft.Text(t("card.not_found"))])
+        if action == "check-in":
+
+            def confirm(lat: float | None, lon: float | None) -> None:
+                try:
+                    done = self.device.check_in(visit.id, datetime.now(UTC), lat, lon)
+                except InvalidEdit as exc:
+                    self.page.show_dialog(ft.SnackBar(ft.Text(str(exc))))
+                    return
+                self.background.wrote_locally()
+                message = (
+                    t("today.too_far", metres=f"{done.distance_m:.0f}")
+                    if done.too_far and done.distance_m is not None
+                    else t("today.checked_in")
+                )
+                back()
+                self.page.show_dialog(ft.SnackBar(ft.Text(message)))
+
+            return check_in_page(t, visit, confirm, back)
+        form = ReportForm(t, day)
+
+        def save() -> None:
+            try:
+                follow_up = form.follow_up_day()
+            except ValueError:
+                form.error.value = t("today.bad_follow_up")
+                return
+            try:
+                self.device.write_report(
+                    visit.id,
+                    notes=form.notes.value or "",
+                    outcome=form.outcome.value,
+                    next_steps=form.next_steps.value,
+                    follow_up_on=follow_up,
+                    zone=t.zone,
+                    follow_up_reason=t(
+                        "today.follow_up_reason", next_steps=form.next_steps.value or visit.account_name
+                    ),
+                )
+            except InvalidEdit as exc:
+                form.error.value = str(exc)
+                return
+            self.background.wrote_locally()
+            back()
+
+        return report_page(t, visit, form, save, back)
 
     def _week(self, day_text: str) -> ft.Control:
         day = self._day_of(day_text)

@@ -17,7 +17,7 @@ from app.agenda import AgendaVisit, DayRoute
 from app.i18n import Translator
 from app.services import DueReminder
 
-__all__ = ["ReportForm", "check_in_dialog", "report_dialog", "today_view", "week_view"]
+__all__ = ["ReportForm", "check_in_page", "report_page", "today_view", "week_view"]
 
 OUTCOMES = ("positive", "neutral", "follow_up", "negative")
 
@@ -39,7 +39,7 @@ def _visit_tile(
             visit.purpose,
             visit.contact_name,
             t("today.appointment") if visit.fixed_time else None,
-            t("today.leg", km=f"{leg_km:.1f}") if leg_km is not None else None,
+            t("today.leg", km=t.km(leg_km)) if leg_km is not None else None,
             status,
         )
         if p
@@ -49,24 +49,21 @@ def _visit_tile(
         actions.append(ft.OutlinedButton(t("today.check_in"), on_click=lambda _e: on_check_in(visit)))
     if visit.status in ("planned", "checked_in") and not visit.has_report:
         actions.append(ft.Button(t("today.report"), on_click=lambda _e: on_report(visit)))
-    return ft.Semantics(
-        content=ft.Card(
-            content=ft.Container(
-                ft.Column(
-                    [
-                        ft.Text(
-                            (f"{number}. " if number else "") + title,
-                            weight=ft.FontWeight.BOLD,
-                        ),
-                        ft.Text(details, size=12),
-                        ft.Row(actions, wrap=True),
-                    ],
-                    spacing=4,
-                ),
-                padding=10,
-            )
-        ),
-        identifier=f"visit-{visit.id}",
+    return ft.Card(
+        content=ft.Container(
+            ft.Column(
+                [
+                    ft.Semantics(
+                        content=ft.Text((f"{number}. " if number else "") + title, weight=ft.FontWeight.BOLD),
+                        identifier=f"visit-{visit.id}",
+                    ),
+                    ft.Text(details, size=12),
+                    ft.Row(actions, wrap=True),
+                ],
+                spacing=4,
+            ),
+            padding=10,
+        )
     )
 
 
@@ -101,23 +98,22 @@ def today_view(
         wrap=True,
     )
     due: list[ft.Control] = [
-        ft.Semantics(
-            content=ft.ListTile(
-                title=ft.Text(r.reason),
-                subtitle=ft.Text(f"{t.local_day(r.due_at)} · {r.account_name}"),
-                on_click=lambda _e, a=r.account_id: on_open_account(a),
-                trailing=ft.Row(
+        ft.Row(
+            [
+                ft.Column(
                     [
-                        ft.IconButton(ft.Icons.CHECK, tooltip=t("today.done"), on_click=lambda _e, r=r: on_done(r)),
-                        ft.IconButton(
-                            ft.Icons.SNOOZE, tooltip=t("today.snooze"), on_click=lambda _e, r=r: on_snooze(r)
-                        ),
+                        ft.Semantics(content=ft.Text(r.reason), identifier=f"reminder-{r.id}"),
+                        ft.Text(f"{t.local_day(r.due_at)} · {r.account_name}", size=12),
                     ],
-                    tight=True,
+                    spacing=2,
+                    expand=True,
                 ),
-                dense=True,
-            ),
-            identifier=f"reminder-{r.id}",
+                ft.IconButton(
+                    ft.Icons.STOREFRONT, tooltip=t("today.open"), on_click=lambda _e, a=r.account_id: on_open_account(a)
+                ),
+                ft.IconButton(ft.Icons.CHECK, tooltip=t("today.done"), on_click=lambda _e, r=r: on_done(r)),
+                ft.IconButton(ft.Icons.SNOOZE, tooltip=t("today.snooze"), on_click=lambda _e, r=r: on_snooze(r)),
+            ]
         )
         for r in reminders
     ]
@@ -129,7 +125,7 @@ def today_view(
         _visit_tile(t, visit, n, leading[n - 1] if n - 1 < len(leading) else None, on_check_in, on_report)
         for n, visit in enumerate(route.stops, start=1)
     ]
-    total = t("today.total", km=f"{route.total_km:.1f}", back=f"{legs[-1]:.1f}") if routed and route.stops else ""
+    total = t("today.total", km=t.km(route.total_km), back=t.km(legs[-1])) if routed and route.stops else ""
     controls: list[ft.Control] = [header]
     controls.append(ft.Text(t("today.due"), size=16, weight=ft.FontWeight.BOLD))
     controls += due or [ft.Text(t("today.nothing_due"), italic=True)]
@@ -169,10 +165,14 @@ def week_view(t: Translator, *, day: date, visits: list[AgendaVisit], on_day: Ca
     return ft.ListView(controls, expand=True, spacing=4, padding=12)
 
 
-def check_in_dialog(
-    t: Translator, visit: AgendaVisit, on_confirm: Callable[[float | None, float | None], None]
-) -> ft.AlertDialog:
-    """Where the rep is: typed (or left blank) where the platform gives no position."""
+def check_in_page(
+    t: Translator,
+    visit: AgendaVisit,
+    on_confirm: Callable[[float | None, float | None], None],
+    on_back: Callable[[], None],
+) -> ft.Control:
+    """Where the rep is: typed (or left blank) where the platform gives no position. A page of
+    its own rather than a dialog: a phone shows it whole, and Back leaves it."""
     lat = ft.TextField(label=t("today.latitude"), value="", width=160, dense=True)
     lon = ft.TextField(label=t("today.longitude"), value="", width=160, dense=True)
     error = ft.Text("", color=ft.Colors.ERROR)
@@ -185,10 +185,18 @@ def check_in_dialog(
             return
         on_confirm(values[0], values[1])
 
-    return ft.AlertDialog(
-        title=ft.Text(t("today.check_in_at", account=visit.account_name)),
-        content=ft.Column([ft.Text(t("today.position_help")), ft.Row([lat, lon], wrap=True), error], tight=True),
-        actions=[ft.Button(t("today.check_in"), on_click=confirm)],
+    return ft.ListView(
+        [
+            ft.TextButton(t("card.back"), icon=ft.Icons.ARROW_BACK, on_click=lambda _e: on_back()),
+            ft.Text(t("today.check_in_at", account=visit.account_name), size=20, weight=ft.FontWeight.BOLD),
+            ft.Text(t("today.position_help")),
+            ft.Row([lat, lon], wrap=True),
+            error,
+            ft.Row([ft.Button(t("today.confirm_check_in"), icon=ft.Icons.PLACE, on_click=confirm)]),
+        ],
+        expand=True,
+        spacing=12,
+        padding=12,
     )
 
 
@@ -235,9 +243,17 @@ class ReportForm:
         ]
 
 
-def report_dialog(t: Translator, visit: AgendaVisit, form: ReportForm, on_save: Callable[[], None]) -> ft.AlertDialog:
-    return ft.AlertDialog(
-        title=ft.Text(t("today.report_of", account=visit.account_name)),
-        content=ft.Column(form.controls(), tight=True, width=420, scroll=ft.ScrollMode.AUTO),
-        actions=[ft.Button(t("today.save_report"), icon=ft.Icons.SAVE, on_click=lambda _e: on_save())],
+def report_page(
+    t: Translator, visit: AgendaVisit, form: ReportForm, on_save: Callable[[], None], on_back: Callable[[], None]
+) -> ft.Control:
+    return ft.ListView(
+        [
+            ft.TextButton(t("card.back"), icon=ft.Icons.ARROW_BACK, on_click=lambda _e: on_back()),
+            ft.Text(t("today.report_of", account=visit.account_name), size=20, weight=ft.FontWeight.BOLD),
+            *form.controls(),
+            ft.Row([ft.Button(t("today.save_report"), icon=ft.Icons.SAVE, on_click=lambda _e: on_save())]),
+        ],
+        expand=True,
+        spacing=12,
+        padding=12,
     )

@@ -419,3 +419,83 @@ def _rep_today() -> Any:
     from datetime import datetime
 
     return datetime.now(Translator("fr").zone).date()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_today_in_route_order_a_check_in_and_a_report_whose_follow_up_reaches_the_server(
+    browser: Any, live_server: LiveServer, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    import httpx
+
+    from app.models import Reminder
+    from app.preferences import Preferences
+    from app.services import open_device
+    from sync.engine import TokenStore
+    from tests.conftest import DEMO_DAY, sign_in
+
+    device_dir = tmp_path / "device"
+    prefs = Preferences.load(device_dir)
+    prefs.home = "45.19, 5.72"  # alice starts from Grenoble
+    prefs.save(device_dir)
+    day = DEMO_DAY + timedelta(days=1)  # three visits planned in the demo
+    app = start_app(device_dir, server_url=live_server.url)
+    try:
+        page, host = _signed_in(browser, app.url, "alice")
+        # The order the services find from the same replica and the same home.
+        device = open_device(device_dir, token_store=TokenStore())
+        try:
+            route = device.route(day, ZoneInfo("Europe/Paris"), (45.19, 5.72))
+        finally:
+            device.close()
+        assert len(route.stops) >= 3
+        page, host = _open(browser, app.url + f"today/{day.isoformat()}")
+        for number, visit in enumerate(route.stops, start=1):
+            _wait_text(page.locator(f'[flt-semantics-identifier="visit-{visit.id}"]'), f"{number}. ")
+        _wait_text(
+            page.locator('[flt-semantics-identifier="route-total"]'), f"{route.total_km:.1f} km".replace(".", ",")
+        )
+        first = route.stops[0]
+        host.get_by_role("button", name="Arrivée").first.click()  # the first visit of the round
+        host.get_by_role("button", name="Confirmer l'arrivée").click()
+        _wait_text(host.get_by_text(re.compile("Arrivée enregistrée")), "Arrivée enregistrée")
+        _wait_text(page.locator(f'[flt-semantics-identifier="visit-{first.id}"]'), "1. ")
+        host.get_by_role("button", name="Compte rendu").first.click()
+        _type(host, "Ce qui s'est dit", "Four présenté, le chef veut un essai.")
+        _type(host, "Prochaines étapes", "Organiser l'essai du four.")
+        host.get_by_role("button", name="dans 2 sem.").click()
+        host.get_by_role("button", name="Enregistrer").click()
+        # The background sync takes it to the server: the manager reads the report there.
+        deadline = time.monotonic() + 90
+        with httpx.Client(base_url=live_server.url, timeout=30) as client:
+            headers = sign_in(client, "manon")
+            while True:
+                seen = client.get(f"/api/v1/visits/{first.id}", headers=headers).json()
+                if seen.get("report_notes"):
+                    break
+                assert time.monotonic() < deadline, f"the report never reached the server: {seen}"
+                time.sleep(1)
+        assert seen["status"] == "done" and seen["next_steps"] == "Organiser l'essai du four."
+        assert seen["checked_in_at"] is not None
+        follow_up_day = day + timedelta(days=14)
+        deadline = time.monotonic() + 60
+        while True:
+            with Session(live_server.engine) as session:
+                reminder = session.exec(
+                    select(Reminder).where(Reminder.account_id == first.account_id, Reminder.rule == "visit_follow_up")
+                ).first()
+            if reminder is not None:
+                break
+            assert time.monotonic() < deadline, "the follow-up reminder never reached the server"
+            time.sleep(1)
+        assert reminder.due_at == datetime.combine(follow_up_day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=8)
+        # On the follow-up's day, the rep's list shows it.
+        page, host = _open(browser, app.url + f"today/{follow_up_day.isoformat()}")
+        page.locator(f'[flt-semantics-identifier="reminder-{reminder.id}"]').wait_for(timeout=45_000)
+        due = host.get_by_text(re.compile("Relance après la visite"))
+        _wait_text(due, "Relance après la visite : Organiser l'essai du four.")
+        page.close()
+    finally:
+        app.stop()
