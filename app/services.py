@@ -41,7 +41,7 @@ from app.edits import (
 from app.figures import Rfm
 from app.geocoding import Geocoder, GeocodeReport, geocode_pending, make_geocoder, waiting_accounts
 from app.i18n import Translator
-from app.models import Account
+from app.models import Account, Reminder
 from app.reminders import MadeReminder, apply_reminder_rules
 from app.replica import open_replica
 from sync.engine import SyncEngine, TokenStore
@@ -89,6 +89,17 @@ class ProductLine:
     list_price_amount: int
     currency: str
     in_stock: bool
+
+
+def _listed(session: Session, reminders: list[Reminder]) -> list[DueReminder]:
+    """Reminders as the Today screen lists them, with their customer's name."""
+    ids = {r.account_id for r in reminders}
+    names = dict(
+        session.connection()
+        .execute(sa.select(col(Account.id), col(Account.name)).where(col(Account.id).in_(ids)))
+        .all()
+    )
+    return [DueReminder(r.id, r.account_id, names.get(r.account_id, ""), r.due_at, r.reason, r.rule) for r in reminders]
 
 
 def _int(text: str | None) -> int | None:
@@ -217,20 +228,12 @@ class Device:
                 owner_id=self.engine.state().get("user_id"),
                 describe=Translator(self.language, str(zone)).reminder_reason,
             )
-            names = dict(session.connection().execute(sa.select(col(Account.id), col(Account.name))).all())
-            return [
-                DueReminder(r.id, r.account_id, names.get(r.account_id, ""), r.due_at, r.reason, r.rule)
-                for r in due_reminders(session=session, now=now, zone=zone)
-            ]
+            return _listed(session, due_reminders(session=session, now=now, zone=zone))
 
     def reminders_on(self, day: date, zone: ZoneInfo) -> list[DueReminder]:
         """What falls due on another day than today (the Today screen of that day)."""
         with Session(self.replica) as session:
-            names = dict(session.connection().execute(sa.select(col(Account.id), col(Account.name))).all())
-            return [
-                DueReminder(r.id, r.account_id, names.get(r.account_id, ""), r.due_at, r.reason, r.rule)
-                for r in reminders_on(session=session, day=day, zone=zone)
-            ]
+            return _listed(session, reminders_on(session=session, day=day, zone=zone))
 
     def reminder_done(self, reminder_id: str, at: datetime) -> None:
         with Session(self.replica) as session:

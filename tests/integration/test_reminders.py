@@ -128,3 +128,21 @@ def test_done_and_snoozed_reach_the_server_and_a_follow_up_is_made_once(api: Tes
     assert stored_done is not None and stored_done.done and stored_done.done_at == NOW
     assert stored_snoozed is not None and stored_snoozed.snoozed_until == NOW + timedelta(days=2)
     assert follow_up is not None and follow_up.rule == "visit_follow_up"
+
+
+def test_the_today_list_names_each_reminders_customer_and_another_day_lists_its_own(
+    api: TestClient, tmp_path: Path
+) -> None:
+    from app.models import Account
+    from app.services import Device
+
+    phone = _device(api, tmp_path / "phone")
+    device = Device(tmp_path / "phone", phone.replica, phone)
+    listed = device.reminders_due(NOW, PARIS)  # the rules run first, then the list is read
+    assert listed and all(r.due_at <= NOW + timedelta(hours=2) for r in listed)
+    with Session(phone.replica) as session:
+        names = {a.id: a.name for a in session.exec(select(Account))}
+    assert all(r.account_name == names[r.account_id] for r in listed)
+    assert _apply(phone) == []  # nothing new: each rule's reminder is made once
+    tomorrow = device.reminders_on(DEMO_DAY + timedelta(days=1), PARIS)
+    assert {r.id for r in tomorrow}.isdisjoint({r.id for r in listed})
