@@ -131,12 +131,13 @@ def week_agenda(*, session: Session, day: date, zone: ZoneInfo) -> list[AgendaVi
 class DayRoute:
     """The day's visits in driving order, with the kilometres of each leg (from the start, between
     visits, back: one more leg than visits; with no start, only those between visits); the visits
-    whose customer has no position come after, unrouted."""
+    whose customer has no position come after, unrouted; then the day's visits done or cancelled."""
 
     stops: list[AgendaVisit]
     legs_km: list[float]
     total_km: float
     unplaced: list[AgendaVisit]
+    others: list[AgendaVisit]
 
 
 def todays_route(
@@ -150,13 +151,15 @@ def todays_route(
     """The visits still to make that day (not cancelled nor done) in a good driving order from
     `start` (the rep's position or home) and back (or to `end`); appointments stay in their slots.
     With no start known, the visits in time order, with the legs between them."""
-    visits = [v for v in day_agenda(session=session, day=day, zone=zone) if v.status in ("planned", "checked_in")]
+    day_visits = day_agenda(session=session, day=day, zone=zone)
+    visits = [v for v in day_visits if v.status in ("planned", "checked_in")]
+    others = [v for v in day_visits if v.status not in ("planned", "checked_in")]
     placed = [v for v in visits if v.lat is not None and v.lon is not None]
     unplaced = [v for v in visits if v.lat is None or v.lon is None]
     if start is None:
         points = [(v.lat, v.lon) for v in placed]
         legs = [geodesic(a, b).km for a, b in zip(points, points[1:], strict=False)]
-        return DayRoute(placed, legs, sum(legs), unplaced)
+        return DayRoute(placed, legs, sum(legs), unplaced, others)
     stops = [
         Stop(v.id, v.lat, v.lon, v.starts_at if v.fixed_time else None)
         for v in placed
@@ -164,7 +167,7 @@ def todays_route(
     ]
     route = plan_route(start=start, stops=stops, end=end)
     by_id = {v.id: v for v in placed}
-    return DayRoute([by_id[i] for i in route.order], route.legs_km, route.total_km, unplaced)
+    return DayRoute([by_id[i] for i in route.order], route.legs_km, route.total_km, unplaced, others)
 
 
 def plan_visit(

@@ -124,6 +124,7 @@ class Device:
     #: The language the rules word their reminders in (the app sets it from its preferences).
     language: str = "fr"
     _geocoder: tuple[str, Geocoder] | None = field(default=None, repr=False)
+    _rules_ran_for: tuple[date, Any] | None = field(default=None, repr=False)
 
     def connect(self, server_url: str, transport: httpx.BaseTransport | None = None) -> None:
         """Talk to this server from now on (the sign-in screen may name a new one)."""
@@ -221,13 +222,19 @@ class Device:
     def reminders_due(self, now: datetime, zone: ZoneInfo) -> list[DueReminder]:
         """What is due today: the rules' reminders are made first (once each), then listed."""
         with Session(self.replica) as session:
-            apply_reminder_rules(
-                session=session,
-                now=now,
-                zone=zone,
-                owner_id=self.engine.state().get("user_id"),
-                describe=Translator(self.language, str(zone)).reminder_reason,
-            )
+            # The rules read the whole book: run them when the day changes or a pull brought
+            # something (the rep's own edits come back with the pull that follows their push),
+            # not at each redraw of the screen (a check-in, a report, a reminder done).
+            key = (now.astimezone(zone).date(), _orders_version(session)[0])
+            if key != self._rules_ran_for:
+                apply_reminder_rules(
+                    session=session,
+                    now=now,
+                    zone=zone,
+                    owner_id=self.engine.state().get("user_id"),
+                    describe=Translator(self.language, str(zone)).reminder_reason,
+                )
+                self._rules_ran_for = key
             return _listed(session, due_reminders(session=session, now=now, zone=zone))
 
     def reminders_on(self, day: date, zone: ZoneInfo) -> list[DueReminder]:

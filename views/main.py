@@ -363,8 +363,6 @@ class TerrainUI:
         now = datetime.now(UTC)
         self.device.language = t.language
         route = self.device.route(day, t.zone, start=self.prefs.home_position())
-        routed = {v.id for v in route.stops} | {v.id for v in route.unplaced}
-        others = [v for v in self.device.day(day, t.zone) if v.id not in routed]
         today = now.astimezone(t.zone).date()
         reminders = self.device.reminders_due(now, t.zone) if day == today else self.device.reminders_on(day, t.zone)
 
@@ -390,7 +388,6 @@ class TerrainUI:
             t,
             day=day,
             route=route,
-            others=others,
             reminders=reminders,
             on_day=lambda d: self.go(f"/today/{d.isoformat()}"),
             on_week=lambda: self.go(f"/week/{day.isoformat()}"),

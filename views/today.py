@@ -72,7 +72,6 @@ def today_view(
     *,
     day: date,
     route: DayRoute,
-    others: list[AgendaVisit],
     reminders: list[DueReminder],
     on_day: Callable[[date], None],
     on_week: Callable[[], None],
@@ -82,8 +81,7 @@ def today_view(
     on_snooze: Callable[[DueReminder], None],
     on_open_account: Callable[[str], None],
 ) -> ft.Control:
-    """`route`: the visits still to make, in driving order; `others`: the day's done or
-    cancelled visits, shown after."""
+    """`route`: the visits still to make, in driving order, then the day's done or cancelled ones."""
     header = ft.Row(
         [
             ft.IconButton(
@@ -135,7 +133,7 @@ def today_view(
     elif route.stops:
         controls.append(ft.Text(t("today.no_home"), italic=True, size=12))
     controls += stops or [ft.Text(t("today.no_visits"), italic=True)]
-    controls += [_visit_tile(t, v, None, None, on_check_in, on_report) for v in route.unplaced + others]
+    controls += [_visit_tile(t, v, None, None, on_check_in, on_report) for v in route.unplaced + route.others]
     return ft.ListView(controls, expand=True, spacing=8, padding=12)
 
 
