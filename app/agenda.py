@@ -7,8 +7,10 @@ syncs later. Days are the rep's calendar days (their time zone); times are store
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -16,7 +18,7 @@ from geopy.distance import geodesic
 from sqlmodel import Session
 
 from app.edits import InvalidEdit, create_record, update_record
-from app.models import Account, Contact, Reminder, Visit, table_of
+from app.models import Account, Contact, Product, Reminder, Visit, table_of
 from app.reminders import MadeReminder, follow_up_reminder
 from app.route import Stop, plan_route
 
@@ -25,8 +27,10 @@ __all__ = [
     "AgendaVisit",
     "CheckIn",
     "DayRoute",
+    "agenda_visit",
     "cancel_visit",
     "check_in",
+    "contact_choices",
     "day_agenda",
     "due_reminders",
     "move_visit",
@@ -57,6 +61,7 @@ class AgendaVisit:
     fixed_time: bool
     checked_in_at: datetime | None
     has_report: bool
+    contact_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +76,7 @@ def _edge(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone)
 
 
-def _agenda(session: Session, first: date, days: int, zone: ZoneInfo) -> list[AgendaVisit]:
+def _agenda(session: Session, where: Any) -> list[AgendaVisit]:
     v, a, c = table_of(Visit).c, table_of(Account).c, table_of(Contact).c
     rows = session.connection().execute(
         sa.select(
@@ -90,10 +95,11 @@ def _agenda(session: Session, first: date, days: int, zone: ZoneInfo) -> list[Ag
             v.fixed_time,
             v.checked_in_at,
             sa.or_(v.report_notes.is_not(None), v.next_steps.is_not(None)),
+            v.contact_id,
         )
         .join_from(table_of(Visit), table_of(Account), a.id == v.account_id)
         .outerjoin(table_of(Contact), c.id == v.contact_id)
-        .where(v.starts_at >= _edge(first, zone), v.starts_at < _edge(first + timedelta(days=days), zone))
+        .where(where)
         .order_by(v.starts_at, a.name)
     )
     return [
@@ -112,19 +118,46 @@ def _agenda(session: Session, first: date, days: int, zone: ZoneInfo) -> list[Ag
             fixed_time=bool(r[12]),
             checked_in_at=r[13],
             has_report=bool(r[14]),
+            contact_id=r[15],
         )
         for r in rows
     ]
 
 
+def _days(first: date, days: int, zone: ZoneInfo) -> Any:
+    starts_at = table_of(Visit).c.starts_at
+    return sa.and_(starts_at >= _edge(first, zone), starts_at < _edge(first + timedelta(days=days), zone))
+
+
+def agenda_visit(*, session: Session, visit_id: str) -> AgendaVisit | None:
+    """One visit as the agenda shows it (None if it is not on this device)."""
+    found = _agenda(session, table_of(Visit).c.id == visit_id)
+    return found[0] if found else None
+
+
+def contact_choices(*, session: Session, account_id: str) -> list[tuple[str, str]]:
+    """The account's contacts as (id, "First Last (role)"), the main contact first, then by name."""
+    c = table_of(Contact).c
+    rows = session.connection().execute(
+        sa.select(c.id, c.first_name, c.last_name, c.role)
+        .where(c.account_id == account_id)
+        .order_by(c.is_primary.desc(), c.last_name, c.first_name)
+    )
+    choices = []
+    for contact_id, first, last, role in rows:
+        name = " ".join(p for p in (first, last) if p)
+        choices.append((contact_id, f"{name} ({role})" if role else name))
+    return choices
+
+
 def day_agenda(*, session: Session, day: date, zone: ZoneInfo) -> list[AgendaVisit]:
     """The visits of a day of the rep's, by time (cancelled ones included, marked)."""
-    return _agenda(session, day, 1, zone)
+    return _agenda(session, _days(day, 1, zone))
 
 
 def week_agenda(*, session: Session, day: date, zone: ZoneInfo) -> list[AgendaVisit]:
     """The visits of the week (Monday to Sunday) holding `day`."""
-    return _agenda(session, day - timedelta(days=day.weekday()), 7, zone)
+    return _agenda(session, _days(day - timedelta(days=day.weekday()), 7, zone))
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,19 +291,33 @@ def write_report(
     zone: ZoneInfo,
     owner_id: str | None,
     follow_up_reason: str,
+    met_contact_id: str | None = None,
+    products_presented: Sequence[str] = (),
 ) -> MadeReminder | None:
     """The visit's report, written once (reports are append-only), the visit done; a follow-up
-    day becomes a reminder."""
+    day becomes a reminder. `met_contact_id`: who was met, a contact of the visit's customer;
+    `products_presented`: product ids, each once, in the order given."""
     visit = _visit(session, visit_id)
     if visit.report_notes or visit.next_steps:
         raise InvalidEdit("this visit's report is already written")
     if not notes.strip():
         raise InvalidEdit("report_notes: write what happened")
-    changes = {"report_notes": notes.strip(), "status": "done"}
+    changes: dict[str, Any] = {"report_notes": notes.strip(), "status": "done"}
     if outcome:
         changes["outcome"] = outcome
     if next_steps and next_steps.strip():
         changes["next_steps"] = next_steps.strip()
+    if met_contact_id:
+        met = session.get(Contact, met_contact_id)
+        if met is None or met.account_id != visit.account_id:
+            raise InvalidEdit("met_contact_id: the person met is not a contact of this customer")
+        changes["met_contact_id"] = met_contact_id
+    products = list(dict.fromkeys(products_presented))
+    if products:
+        unknown = [p for p in products if session.get(Product, p) is None]
+        if unknown:
+            raise InvalidEdit(f"products_presented: no product {unknown[0]} in the catalogue on this device")
+        changes["products_presented"] = products
     update_record(session=session, entity="visit", record_id=visit_id, changes=changes)
     if follow_up_on is None:
         return None

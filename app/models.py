@@ -545,6 +545,10 @@ class Visit(Record, table=True):
     report_notes: str | None = Field(default=None, max_length=10_000)
     outcome: str | None = Field(default=None, max_length=40)
     next_steps: str | None = Field(default=None, max_length=2000)
+    #: Who the rep actually met (the planned contact may have been away).
+    met_contact_id: str | None = Field(default=None, foreign_key="contact.id", max_length=36)
+    #: The products shown, by id, in the order the rep picked them.
+    products_presented: list[str] | None = Field(default=None, sa_type=sa.JSON)
 
 
 class VisitPublic(SQLModel):
@@ -568,6 +572,8 @@ class VisitPublic(SQLModel):
     report_notes: str | None
     outcome: str | None
     next_steps: str | None
+    met_contact_id: str | None
+    products_presented: list[str] | None
     updated_at: datetime
 
 

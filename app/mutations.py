@@ -4,7 +4,7 @@ Each schema is what a rep's change carries over the wire; the device validates i
 writes the row and its outbox entry, and the server validates it again before applying it.
 
 - Visits, reminders and tickets merge field by field, like accounts and contacts. A visit's
-  report (notes, outcome, next steps) is append-only: once written it is never overwritten.
+  report (notes, outcome, next steps, who was met, products shown) is append-only: once written it is never overwritten.
 - Activities are append-only (`app.models.ActivityCreate`).
 - Quotes are version-checked: a change made on an older version than the server's is refused.
 - Orders are commands: the device sends products and quantities with the total it showed, and
@@ -16,9 +16,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, ConfigDict, model_validator
+from pydantic import AwareDatetime, ConfigDict, StringConstraints, model_validator
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from app.models import (
@@ -48,6 +48,7 @@ __all__ = [
     "AUTHOR_FIELD",
     "CREATES",
     "MERGED",
+    "MAX_PRODUCTS_PRESENTED",
     "REPORT_FIELDS",
     "VERSIONED",
     "OrderCommand",
@@ -67,7 +68,12 @@ __all__ = [
 ]
 
 #: A visit's report: written once, never overwritten (DESIGN: reports are append-only).
-REPORT_FIELDS = frozenset({"report_notes", "outcome", "next_steps"})
+REPORT_FIELDS = frozenset({"report_notes", "outcome", "next_steps", "met_contact_id", "products_presented"})
+
+#: The most products one report names.
+MAX_PRODUCTS_PRESENTED = 50
+
+ProductId = Annotated[str, StringConstraints(max_length=36, pattern=ID_PATTERN)]
 
 
 def _id() -> Any:
@@ -115,6 +121,8 @@ class VisitUpdate(_Strict):
     report_notes: str | None = Field(default=None, max_length=10_000)
     outcome: str | None = Field(default=None, max_length=40)
     next_steps: str | None = Field(default=None, max_length=2000)
+    met_contact_id: str | None = _optional_id()
+    products_presented: list[ProductId] | None = Field(default=None, max_length=MAX_PRODUCTS_PRESENTED)
 
     _check = model_validator(mode="after")(_ends_after_start)
 

@@ -18,6 +18,9 @@ class Preferences:
     last_server_url: str = ""
     #: An OpenStreetMap-compatible geocoder (Nominatim protocol) that places accounts' addresses.
     geocoder_url: str = "https://nominatim.openstreetmap.org"
+    #: Where the map's tiles come from (an OpenStreetMap-compatible {z}/{x}/{y} template; empty:
+    #: no map, the route as a list only). The map shows only when a tile answers.
+    tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     #: Where the rep's day starts and ends, "latitude,longitude" (empty: not said).
     home: str = ""
 

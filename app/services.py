@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -18,9 +19,13 @@ from app.agenda import (
     AgendaVisit,
     CheckIn,
     DayRoute,
+    agenda_visit,
+    cancel_visit,
     check_in,
+    contact_choices,
     day_agenda,
     due_reminders,
+    move_visit,
     plan_visit,
     reminders_on,
     todays_route,
@@ -42,6 +47,7 @@ from app.figures import Rfm
 from app.geocoding import Geocoder, GeocodeReport, geocode_pending, make_geocoder, waiting_accounts
 from app.i18n import Translator
 from app.models import Account, Reminder
+from app.nearby import NearbyAccount, nearby_accounts
 from app.reminders import MadeReminder, apply_reminder_rules
 from app.replica import open_replica
 from sync.engine import SyncEngine, TokenStore
@@ -190,6 +196,8 @@ class Device:
         follow_up_on: date | None,
         zone: ZoneInfo,
         follow_up_reason: str,
+        met_contact_id: str | None = None,
+        products_presented: Sequence[str] = (),
     ) -> MadeReminder | None:
         with Session(self.replica) as session:
             return write_report(
@@ -202,10 +210,18 @@ class Device:
                 zone=zone,
                 owner_id=self.engine.state().get("user_id"),
                 follow_up_reason=follow_up_reason,
+                met_contact_id=met_contact_id,
+                products_presented=products_presented,
             )
 
     def plan_visit(
-        self, account_id: str, starts_at: datetime, minutes: int, purpose: str | None, fixed_time: bool
+        self,
+        account_id: str,
+        starts_at: datetime,
+        minutes: int,
+        purpose: str | None,
+        fixed_time: bool,
+        contact_id: str | None = None,
     ) -> str:
         with Session(self.replica) as session:
             visit = plan_visit(
@@ -213,11 +229,33 @@ class Device:
                 account_id=account_id,
                 starts_at=starts_at,
                 minutes=minutes,
+                contact_id=contact_id,
                 purpose=purpose,
                 fixed_time=fixed_time,
                 rep_id=self.engine.state().get("user_id"),
             )
             return visit.id
+
+    def move_visit(self, visit_id: str, starts_at: datetime) -> None:
+        with Session(self.replica) as session:
+            move_visit(session=session, visit_id=visit_id, starts_at=starts_at)
+
+    def cancel_visit(self, visit_id: str) -> None:
+        with Session(self.replica) as session:
+            cancel_visit(session=session, visit_id=visit_id)
+
+    def visit(self, visit_id: str) -> AgendaVisit | None:
+        with Session(self.replica) as session:
+            return agenda_visit(session=session, visit_id=visit_id)
+
+    def contacts_of(self, account_id: str) -> list[tuple[str, str]]:
+        """The account's contacts as (id, name), the main one first, for a picker."""
+        with Session(self.replica) as session:
+            return contact_choices(session=session, account_id=account_id)
+
+    def nearby(self, lat: float, lon: float, radius_km: float, today: date, limit: int = 20) -> list[NearbyAccount]:
+        with Session(self.replica) as session:
+            return nearby_accounts(session=session, lat=lat, lon=lon, radius_km=radius_km, today=today, limit=limit)
 
     def reminders_due(self, now: datetime, zone: ZoneInfo) -> list[DueReminder]:
         """What is due today: the rules' reminders are made first (once each), then listed."""

@@ -815,6 +815,9 @@ def load_demo_data(*, session: Session, seed: int = 42, today: date | None = Non
                 )
         # This week's and next week's round: three visits a working day.
         rep_accounts = [row for row in out.rows[Account] if row["owner_id"] == rep.id]
+        main_contact: dict[str, str] = {}
+        for row in out.rows[Contact]:
+            main_contact.setdefault(row["account_id"], row["id"])
         monday = today - timedelta(days=today.weekday())
         for day_offset in range(12):
             day = monday + timedelta(days=day_offset)
@@ -827,6 +830,7 @@ def load_demo_data(*, session: Session, seed: int = 42, today: date | None = Non
                     Visit(
                         id=make_id(starts),
                         account_id=account_row["id"],
+                        contact_id=main_contact.get(account_row["id"]),
                         rep_id=rep.id,
                         starts_at=starts,
                         ends_at=starts + timedelta(hours=1),

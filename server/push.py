@@ -215,6 +215,11 @@ def _update(ctx: _Context, mutation: Mutation) -> MutationResult:
         written = [f for f in REPORT_FIELDS & set(changes) if getattr(record, f) not in (None, changes[f])]
         if written:
             raise Rejected("this visit's report is already written: add a note to the visit instead")
+        for field in ("contact_id", "met_contact_id"):
+            if (named := changes.get(field)) is not None:
+                contact = session.get(Contact, named)
+                if contact is None or contact.account_id != record.account_id:
+                    raise Rejected("the person named is not (or no longer) a contact of this customer")
     # Fields someone else changed after the version this edit was made on; this device's own
     # earlier edits (pushed, not yet pulled back) are no conflict.
     changed_elsewhere = set(

@@ -15,22 +15,28 @@ from pathlib import Path
 from typing import Any
 
 import flet as ft
+from flet_geolocator import Geolocator, GeolocatorConfiguration, GeolocatorPermissionStatus
 
-from app.agenda import AgendaVisit
+from app.agenda import AgendaVisit, DayRoute
 from app.credentials import NoSecureStore
 from app.edits import InvalidEdit
 from app.i18n import LANGUAGES, Translator
 from app.preferences import Preferences
 from app.services import Device, DueReminder, InvalidServerUrl, check_server_url, open_device
+from app.tiles import TileCheck
 from sync.errors import AuthError, SyncError, TransportError
 from views.background import BackgroundSync, SyncSnapshot
 from views.card import card_view
 from views.dashboard import dashboard_view
+from views.route_map import route_map
 from views.today import ReportForm, check_in_page, report_page, today_view, week_view
+from views.visits import PlanForm, PlannedVisit, edit_visit_page, nearby_view, plan_page
 
 __all__ = ["TerrainUI", "run"]
 
 WIDE = 720
+#: How long the app waits for the device's position before asking the rep to type it.
+LOCATE_SECONDS = 10
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 
@@ -53,6 +59,14 @@ class TerrainUI:
         )
         self.search_value = ""
         self.period: tuple[date, date] | None = None
+        self.nearby_origin = ""
+        self.nearby_radius = 10
+        self._here: tuple[float, float] | None = None  # the device's position, once asked
+        # Made here, in the page's own context (a service made later is not registered) and
+        # kept (a service nobody holds is dropped). No position handlers: with one, a
+        # permission request can hang.
+        self._geolocator = Geolocator()
+        self.tiles = TileCheck()
         page.title = "Terrain"
         page.theme = ft.Theme(color_scheme_seed=ft.Colors.TEAL)
         page.on_route_change = self._on_route_change
@@ -93,6 +107,10 @@ class TerrainUI:
             view = self._shell(route, 0, self._today(route.removeprefix("/today").strip("/")))
         elif route.startswith("/visit/"):
             view = self._shell(route, 0, self._visit_page(route))
+        elif route.startswith("/plan/"):
+            view = self._shell(route, 0, self._plan(route.removeprefix("/plan/")))
+        elif route == "/nearby":
+            view = self._shell(route, 0, self._nearby())
         elif route.startswith("/week/"):
             view = self._shell(route, 0, self._week(route.removeprefix("/week/")))
         elif route.startswith("/accounts/"):
@@ -342,11 +360,13 @@ class TerrainUI:
             self.background.wrote_locally()
             return None
 
+        today = datetime.now(self.t.zone).date()
         return card_view(
             card,
             self.t,
             on_back=lambda _e: self.go("/accounts"),
             on_save_notes=save_notes,
+            on_plan_visit=lambda: self.go(f"/plan/{today.isoformat()}/{account_id}"),
             platform=self.page.platform.value if self.page.platform else "",
         )
 
@@ -376,6 +396,9 @@ class TerrainUI:
         def on_report(visit: AgendaVisit) -> None:
             self.go(f"/visit/{visit.id}/report/{day.isoformat()}")
 
+        def on_change(visit: AgendaVisit) -> None:
+            self.go(f"/visit/{visit.id}/edit/{day.isoformat()}")
+
         def on_done(reminder: DueReminder) -> None:
             self.device.reminder_done(reminder.id, datetime.now(UTC))
             again()
@@ -393,9 +416,13 @@ class TerrainUI:
             on_week=lambda: self.go(f"/week/{day.isoformat()}"),
             on_check_in=on_check_in,
             on_report=on_report,
+            on_change=on_change,
             on_done=on_done,
             on_snooze=on_snooze,
             on_open_account=lambda account_id: self.go(f"/accounts/{account_id}"),
+            on_plan=lambda: self.go(f"/plan/{day.isoformat()}"),
+            on_nearby=lambda: self.go("/nearby"),
+            map_slot=self._route_map(route),
         )
 
     def _visit_page(self, route: str) -> ft.Control:
@@ -403,13 +430,15 @@ class TerrainUI:
         t = self.t
         _empty, _visit, visit_id, action, day_text = (route.split("/") + [""] * 5)[:5]
         day = self._day_of(day_text)
-        visit = next((v for v in self.device.day(day, t.zone) if v.id == visit_id), None)
+        visit = self.device.visit(visit_id)
 
         def back() -> None:
             self.go(f"/today/{day.isoformat()}")
 
         if visit is None:
             return ft.Column([ft.Text(t("card.not_found"))])
+        if action == "edit":
+            return self._edit_visit(visit, day)
         if action == "check-in":
 
             def confirm(lat: float | None, lon: float | None) -> None:
@@ -427,8 +456,14 @@ class TerrainUI:
                 back()
                 self.page.show_dialog(ft.SnackBar(ft.Text(message)))
 
-            return check_in_page(t, visit, confirm, back)
-        form = ReportForm(t, day)
+            return check_in_page(t, visit, confirm, back, locate=self._position)
+        form = ReportForm(
+            t,
+            day,
+            contacts=self.device.contacts_of(visit.account_id),
+            contact_id=visit.contact_id,
+            search_products=lambda text: self.device.search_products(text, limit=6),
+        )
 
         def save() -> None:
             try:
@@ -447,6 +482,8 @@ class TerrainUI:
                     follow_up_reason=t(
                         "today.follow_up_reason", next_steps=form.next_steps.value or visit.account_name
                     ),
+                    met_contact_id=form.met.value or None,
+                    products_presented=list(form.products.chosen),
                 )
             except InvalidEdit as exc:
                 form.error.value = str(exc)
@@ -455,6 +492,170 @@ class TerrainUI:
             back()
 
         return report_page(t, visit, form, save, back)
+
+    def _told(self, text: str) -> None:
+        self.page.show_dialog(ft.SnackBar(ft.Text(text)))
+
+    def _edit_visit(self, visit: AgendaVisit, day: date) -> ft.Control:
+        t = self.t
+
+        def move(starts_at: datetime) -> str | None:
+            try:
+                self.device.move_visit(visit.id, starts_at)
+            except InvalidEdit as exc:
+                return str(exc)
+            self.background.wrote_locally()
+            self.go(f"/today/{starts_at.date().isoformat()}")
+            self._told(t("plan.moved", day=t.day(starts_at.date()), time=t.clock(starts_at)))
+            return None
+
+        def cancel() -> str | None:
+            try:
+                self.device.cancel_visit(visit.id)
+            except InvalidEdit as exc:
+                return str(exc)
+            self.background.wrote_locally()
+            self.go(f"/today/{day.isoformat()}")
+            self._told(t("plan.cancelled"))
+            return None
+
+        return edit_visit_page(t, visit, move, cancel, lambda: self.go(f"/today/{day.isoformat()}"))
+
+    def _plan(self, rest: str) -> ft.Control:
+        """/plan/DAY (pick the customer) or /plan/DAY/ACCOUNT (from a card)."""
+        t = self.t
+        day_text, _slash, account_id = rest.partition("/")
+        day = self._day_of(day_text)
+        card = self.device.card(account_id, today=day) if account_id else None
+        account = (account_id, str(card.account["name"])) if card is not None else None
+        form = PlanForm(t, day=day, account=account, contacts_of=self.device.contacts_of, search=self.device.search)
+
+        def save(planned: PlannedVisit) -> str | None:
+            try:
+                self.device.plan_visit(
+                    planned.account_id,
+                    planned.starts_at,
+                    planned.minutes,
+                    planned.purpose,
+                    planned.fixed_time,
+                    contact_id=planned.contact_id,
+                )
+            except InvalidEdit as exc:
+                return str(exc)
+            self.background.wrote_locally()
+            self.go(f"/today/{planned.starts_at.date().isoformat()}")
+            self._told(t("plan.planned", day=t.day(planned.starts_at.date()), time=t.clock(planned.starts_at)))
+            return None
+
+        back = f"/accounts/{account_id}" if account else f"/today/{day.isoformat()}"
+        return plan_page(t, form, save, lambda: self.go(back))
+
+    def _route_map(self, route: DayRoute) -> ft.Control | None:
+        """A slot for the route's map: filled at once when the tiles answered lately, after a
+        check in the background when unknown; none when they did not answer (the list stays)."""
+        url = self.prefs.tile_url
+        if not url or not route.stops or self.tiles.known(url) is False:
+            return None
+        slot = ft.Container()
+        start = self.prefs.home_position()
+        if self.tiles.known(url):
+            slot.content = route_map(self.t, route, start, url)
+            return slot
+
+        async def probe() -> None:
+            if await asyncio.to_thread(self.tiles.check, url):
+                slot.content = route_map(self.t, route, start, url)
+                try:
+                    slot.update()
+                except RuntimeError:
+                    pass  # the rep left the day meanwhile
+
+        self.page.run_task(probe)
+        return slot
+
+    async def _position(self) -> tuple[float, float] | str:
+        """Where the device is (flet-geolocator), or why it cannot tell (no permission, no
+        location service, no answer in time): the rep then types a position or picks another
+        place."""
+        try:
+            status = await asyncio.wait_for(self._geolocator.get_permission_status(), LOCATE_SECONDS)
+            if status == GeolocatorPermissionStatus.DENIED:
+                status = await asyncio.wait_for(self._geolocator.request_permission(), 60)
+            if status in (GeolocatorPermissionStatus.DENIED, GeolocatorPermissionStatus.DENIED_FOREVER):
+                return self.t("today.no_permission")
+            found = await asyncio.wait_for(
+                self._geolocator.get_current_position(
+                    GeolocatorConfiguration(time_limit=ft.Duration(seconds=LOCATE_SECONDS))
+                ),
+                LOCATE_SECONDS + 5,
+            )
+        except TimeoutError:
+            return self.t("today.locate_timeout")
+        except (RuntimeError, ft.FletUnsupportedPlatformException) as exc:  # what the platform said
+            return str(exc) or type(exc).__name__
+        if found.latitude is None or found.longitude is None:
+            return self.t("today.locate_timeout")
+        return float(found.latitude), float(found.longitude)
+
+    def _nearby(self) -> ft.Control:
+        t = self.t
+        today = datetime.now(t.zone).date()
+        home = self.prefs.home_position()
+        visits = [v for v in self.device.day(today, t.zone) if v.lat is not None and v.lon is not None]
+        places: dict[str, tuple[float, float] | None] = {"here": self._here}
+        origins = [("here", t("nearby.here"))]
+        if home is not None:
+            places["home"] = home
+            origins.append(("home", t("nearby.home")))
+        for v in visits:
+            places[f"visit:{v.id}"] = (v.lat, v.lon)  # type: ignore[assignment]
+            origins.append((f"visit:{v.id}", t("nearby.visit", time=t.clock(v.starts_at), account=v.account_name)))
+        if self.nearby_origin not in places:
+            self.nearby_origin = "home" if home is not None else origins[-1][0]
+        holder = ft.Container(expand=True)
+
+        def draw(message: str = "") -> None:
+            position = places.get(self.nearby_origin)
+            found = None
+            if position is not None:
+                found = self.device.nearby(*position, radius_km=self.nearby_radius, today=today)
+                message = message or ("" if found else t("nearby.none"))
+            holder.content = nearby_view(
+                t,
+                origins=origins,
+                origin=self.nearby_origin,
+                radius_km=self.nearby_radius,
+                accounts=found,
+                message=message or ("" if position else t("nearby.pick")),
+                on_origin=pick,
+                on_radius=widen,
+                on_open=lambda a: self.go(f"/accounts/{a}"),
+                on_plan=lambda a: self.go(f"/plan/{today.isoformat()}/{a}"),
+            )
+
+        async def locate() -> None:
+            answer = await self._position()
+            if isinstance(answer, str):
+                draw(t("today.no_position", reason=answer))
+            else:
+                self._here = places["here"] = answer
+                draw()
+            self._safe_update()
+
+        def pick(key: str) -> None:
+            self.nearby_origin = key
+            if key == "here" and places["here"] is None:
+                draw(t("today.locating"))
+                self.page.run_task(locate)
+                return
+            draw()
+
+        def widen(radius: int) -> None:
+            self.nearby_radius = radius
+            draw()
+
+        pick(self.nearby_origin)
+        return holder
 
     def _week(self, day_text: str) -> ft.Control:
         day = self._day_of(day_text)

@@ -7,7 +7,7 @@ the app wires to the device.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -15,9 +15,9 @@ import flet as ft
 
 from app.agenda import AgendaVisit, DayRoute
 from app.i18n import Translator
-from app.services import DueReminder
+from app.services import DueReminder, ProductLine
 
-__all__ = ["ReportForm", "check_in_page", "report_page", "today_view", "week_view"]
+__all__ = ["ProductPicker", "ReportForm", "check_in_page", "report_page", "today_view", "week_view"]
 
 OUTCOMES = ("positive", "neutral", "follow_up", "negative")
 
@@ -29,6 +29,7 @@ def _visit_tile(
     leg_km: float | None,
     on_check_in: Callable[[AgendaVisit], None],
     on_report: Callable[[AgendaVisit], None],
+    on_change: Callable[[AgendaVisit], None],
 ) -> ft.Control:
     when = t.clock(visit.starts_at)
     status = t.code(visit.status) if visit.status != "planned" else ""
@@ -49,6 +50,10 @@ def _visit_tile(
         actions.append(ft.OutlinedButton(t("today.check_in"), on_click=lambda _e: on_check_in(visit)))
     if visit.status in ("planned", "checked_in") and not visit.has_report:
         actions.append(ft.Button(t("today.report"), on_click=lambda _e: on_report(visit)))
+    if visit.status == "planned":
+        actions.append(
+            ft.TextButton(t("today.change"), icon=ft.Icons.EDIT_CALENDAR, on_click=lambda _e: on_change(visit))
+        )
     return ft.Card(
         content=ft.Container(
             ft.Column(
@@ -77,11 +82,16 @@ def today_view(
     on_week: Callable[[], None],
     on_check_in: Callable[[AgendaVisit], None],
     on_report: Callable[[AgendaVisit], None],
+    on_change: Callable[[AgendaVisit], None],
     on_done: Callable[[DueReminder], None],
     on_snooze: Callable[[DueReminder], None],
     on_open_account: Callable[[str], None],
+    on_plan: Callable[[], None],
+    on_nearby: Callable[[], None],
+    map_slot: ft.Control | None = None,
 ) -> ft.Control:
-    """`route`: the visits still to make, in driving order, then the day's done or cancelled ones."""
+    """`route`: the visits still to make, in driving order, then the day's done or cancelled ones.
+    `map_slot`: where the route's map goes once the map's tiles are known to answer."""
     header = ft.Row(
         [
             ft.IconButton(
@@ -92,6 +102,8 @@ def today_view(
                 ft.Icons.CHEVRON_RIGHT, tooltip=t("today.next"), on_click=lambda _e: on_day(day + timedelta(days=1))
             ),
             ft.TextButton(t("today.week"), icon=ft.Icons.VIEW_WEEK, on_click=lambda _e: on_week()),
+            ft.TextButton(t("today.plan"), icon=ft.Icons.EVENT, on_click=lambda _e: on_plan()),
+            ft.TextButton(t("today.nearby"), icon=ft.Icons.NEAR_ME, on_click=lambda _e: on_nearby()),
         ],
         wrap=True,
     )
@@ -120,7 +132,7 @@ def today_view(
     # The leg that leads to each visit: from the start when routed, from the visit before if not.
     leading = legs[: len(route.stops)] if routed else [0.0, *legs]
     stops = [
-        _visit_tile(t, visit, n, leading[n - 1] if n - 1 < len(leading) else None, on_check_in, on_report)
+        _visit_tile(t, visit, n, leading[n - 1] if n - 1 < len(leading) else None, on_check_in, on_report, on_change)
         for n, visit in enumerate(route.stops, start=1)
     ]
     total = t("today.total", km=t.km(route.total_km), back=t.km(legs[-1])) if routed and route.stops else ""
@@ -132,8 +144,12 @@ def today_view(
         controls.append(ft.Semantics(content=ft.Text(total), identifier="route-total"))
     elif route.stops:
         controls.append(ft.Text(t("today.no_home"), italic=True, size=12))
+    if map_slot is not None and route.stops:
+        controls.append(map_slot)
     controls += stops or [ft.Text(t("today.no_visits"), italic=True)]
-    controls += [_visit_tile(t, v, None, None, on_check_in, on_report) for v in route.unplaced + route.others]
+    controls += [
+        _visit_tile(t, v, None, None, on_check_in, on_report, on_change) for v in route.unplaced + route.others
+    ]
     return ft.ListView(controls, expand=True, spacing=8, padding=12)
 
 
@@ -168,12 +184,28 @@ def check_in_page(
     visit: AgendaVisit,
     on_confirm: Callable[[float | None, float | None], None],
     on_back: Callable[[], None],
+    locate: Callable[[], Awaitable[tuple[float, float] | str]] | None = None,
 ) -> ft.Control:
-    """Where the rep is: typed (or left blank) where the platform gives no position. A page of
-    its own rather than a dialog: a phone shows it whole, and Back leaves it."""
+    """Where the rep is: the device's position (`locate`: flet-geolocator) where the platform
+    gives one, typed (or left blank) where it does not. A page of its own rather than a dialog:
+    a phone shows it whole, and Back leaves it."""
     lat = ft.TextField(label=t("today.latitude"), value="", width=160, dense=True)
     lon = ft.TextField(label=t("today.longitude"), value="", width=160, dense=True)
     error = ft.Text("", color=ft.Colors.ERROR)
+    status = ft.Text("", size=12)
+
+    async def use_position(_e: Any) -> None:
+        assert locate is not None
+        status.value = t("today.locating")
+        status.update()
+        answer = await locate()
+        if isinstance(answer, str):
+            status.value = t("today.no_position", reason=answer)
+        else:
+            lat.value, lon.value = f"{answer[0]:.6f}", f"{answer[1]:.6f}"
+            status.value = t("today.located", lat=lat.value, lon=lon.value)
+        for control in (lat, lon, status):
+            control.update()  # an awaited handler's changes are not sent by themselves
 
     def confirm(_e: Any) -> None:
         try:
@@ -188,7 +220,19 @@ def check_in_page(
             ft.TextButton(t("card.back"), icon=ft.Icons.ARROW_BACK, on_click=lambda _e: on_back()),
             ft.Text(t("today.check_in_at", account=visit.account_name), size=20, weight=ft.FontWeight.BOLD),
             ft.Text(t("today.position_help")),
-            ft.Row([lat, lon], wrap=True),
+            ft.Row(
+                [
+                    lat,
+                    lon,
+                    *(
+                        [ft.TextButton(t("today.use_position"), icon=ft.Icons.MY_LOCATION, on_click=use_position)]
+                        if locate
+                        else []
+                    ),
+                ],
+                wrap=True,
+            ),
+            ft.Semantics(content=status, identifier="check-in-status"),
             error,
             ft.Row([ft.Button(t("today.confirm_check_in"), icon=ft.Icons.PLACE, on_click=confirm)]),
         ],
@@ -198,10 +242,58 @@ def check_in_page(
     )
 
 
+class ProductPicker:
+    """Products picked by searching the catalogue on the device; each one a chip that can be removed."""
+
+    def __init__(self, t: Translator, search: Callable[[str], list[ProductLine]]) -> None:
+        self.search = search
+        self.chosen: dict[str, str] = {}  # id -> name, in the order picked
+        self.query = ft.TextField(
+            label=t("today.products"), prefix_icon=ft.Icons.SEARCH, dense=True, on_change=self._find
+        )
+        self.found = ft.Row(wrap=True, spacing=4)
+        self.chips = ft.Row(wrap=True, spacing=4)
+
+    def _find(self, e: Any) -> None:
+        text = (e.control.value or "").strip()
+        self.found.controls = [
+            ft.TextButton(f"+ {p.name} ({p.sku})", on_click=lambda _e, p=p: self.add(p.id, p.name))
+            for p in (self.search(text) if text else [])
+            if p.id not in self.chosen
+        ]
+
+    def add(self, product_id: str, name: str) -> None:
+        self.chosen[product_id] = name
+        self.query.value = ""
+        self.found.controls = []
+        self._draw()
+
+    def remove(self, product_id: str) -> None:
+        self.chosen.pop(product_id, None)
+        self._draw()
+
+    def _draw(self) -> None:
+        self.chips.controls = [
+            ft.Chip(label=ft.Text(name), on_delete=lambda _e, i=product_id: self.remove(i))
+            for product_id, name in self.chosen.items()
+        ]
+
+    def controls(self) -> list[ft.Control]:
+        return [self.query, self.found, self.chips]
+
+
 class ReportForm:
     """The report's fields, read by the caller when the rep saves."""
 
-    def __init__(self, t: Translator, today: date) -> None:
+    def __init__(
+        self,
+        t: Translator,
+        today: date,
+        *,
+        contacts: Sequence[tuple[str, str]] = (),
+        contact_id: str | None = None,
+        search_products: Callable[[str], list[ProductLine]] | None = None,
+    ) -> None:
         self.t = t
         self.today = today
         self.notes = ft.TextField(label=t("today.notes"), multiline=True, min_lines=3, max_lines=8)
@@ -210,6 +302,14 @@ class ReportForm:
             options=[ft.DropdownOption(key=o, text=t(f"outcome.{o}")) for o in OUTCOMES],
             width=240,
         )
+        self.met = ft.Dropdown(
+            label=t("today.contact_met"),
+            options=[ft.DropdownOption(key=cid, text=label) for cid, label in contacts],
+            value=contact_id if any(cid == contact_id for cid, _ in contacts) else None,
+            width=320,
+            visible=bool(contacts),
+        )
+        self.products = ProductPicker(t, search_products or (lambda _q: []))
         self.next_steps = ft.TextField(label=t("today.next_steps"), multiline=True, max_lines=4)
         self.follow_up = ft.TextField(label=t("today.follow_up"), width=200, dense=True)
         self.error = ft.Text("", color=ft.Colors.ERROR)
@@ -227,7 +327,8 @@ class ReportForm:
     def controls(self) -> list[ft.Control]:
         return [
             self.notes,
-            self.outcome,
+            ft.Row([self.outcome, self.met], wrap=True),
+            *self.products.controls(),
             self.next_steps,
             ft.Row(
                 [

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 import subprocess
 import sys
+import threading
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -63,11 +67,13 @@ class AppProcess:
                 self.process.wait(10)
 
 
-def start_app(data_dir: Path, server_url: str | None = None) -> AppProcess:
+def start_app(data_dir: Path, server_url: str | None = None, tile_url: str = "") -> AppProcess:
     port = free_port()
-    # No geocoding: the tests never reach out past this machine (the app would ask OSM's server).
+    # No geocoding, and map tiles only from a server of the test's: the tests never reach out
+    # past this machine (the app would ask OSM's servers).
     prefs = Preferences.load(data_dir)
     prefs.geocoder_url = ""
+    prefs.tile_url = tile_url
     prefs.save(data_dir)
     args = [sys.executable, "-m", "app.cli", "--data-dir", str(data_dir), "--port", str(port)]
     if server_url:
@@ -89,3 +95,55 @@ def start_app(data_dir: Path, server_url: str | None = None) -> AppProcess:
             time.sleep(0.2)
     process.kill()
     raise RuntimeError("the app did not start")
+
+
+def _png(size: int, grey: int) -> bytes:
+    """A square grey PNG, written out by hand (signature, IHDR, IDAT, IEND)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    rows = b"".join(b"\x00" + bytes([grey]) * size for _ in range(size))  # filter 0, then the pixels
+    header = struct.pack(">IIBBBBB", size, size, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+#: What the test's tile server answers for every tile: a light grey square.
+TILE_PNG = _png(256, 0xE0)
+
+
+@dataclass
+class TileServer:
+    """A map tile server on 127.0.0.1 that answers every /{z}/{x}/{y}.png with a tile and
+    counts what it was asked (the map's tiles come from the browser, the check from the app)."""
+
+    url_template: str
+    requests: list[str]
+    server: ThreadingHTTPServer
+
+
+@pytest.fixture
+def tile_server() -> Iterator[TileServer]:
+    requests: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            requests.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(TILE_PNG)))
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.end_headers()
+            self.wfile.write(TILE_PNG)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield TileServer(f"http://127.0.0.1:{server.server_address[1]}/{{z}}/{{x}}/{{y}}.png", requests, server)
+    finally:
+        server.shutdown()
+        server.server_close()

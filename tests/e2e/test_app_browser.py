@@ -20,8 +20,17 @@ from tests.e2e.conftest import start_app
 pytestmark = pytest.mark.e2e
 
 
-def _open(browser: Any, url: str) -> tuple[Any, Any]:
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
+def _open(browser: Any, url: str, position: tuple[float, float] | None = None) -> tuple[Any, Any]:
+    """A tab on `url`; with `position`, one whose browser tells the page it is there."""
+    if position is None:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+    else:
+        context = browser.new_context(
+            viewport={"width": 1200, "height": 900},
+            permissions=["geolocation"],
+            geolocation={"latitude": position[0], "longitude": position[1]},
+        )
+        page = context.new_page()
     page.goto(url)
     placeholder = page.locator("flt-semantics-placeholder")
     placeholder.wait_for(state="attached", timeout=60_000)
@@ -430,7 +439,7 @@ def test_today_in_route_order_a_check_in_and_a_report_whose_follow_up_reaches_th
 
     import httpx
 
-    from app.models import Reminder
+    from app.models import Product, Reminder
     from app.preferences import Preferences
     from app.services import open_device
     from sync.engine import TokenStore
@@ -441,7 +450,9 @@ def test_today_in_route_order_a_check_in_and_a_report_whose_follow_up_reaches_th
     prefs.home = "45.19, 5.72"  # alice starts from Grenoble
     prefs.save(device_dir)
     day = DEMO_DAY + timedelta(days=1)  # three visits planned in the demo
-    app = start_app(device_dir, server_url=live_server.url)
+    # Map tiles from a port where nothing answers: the route is a plain list, with no error.
+    dead_tiles = f"http://127.0.0.1:{free_port()}/{{z}}/{{x}}/{{y}}.png"
+    app = start_app(device_dir, server_url=live_server.url, tile_url=dead_tiles)
     try:
         page, host = _signed_in(browser, app.url, "alice")
         # The order the services find from the same replica and the same home.
@@ -451,20 +462,34 @@ def test_today_in_route_order_a_check_in_and_a_report_whose_follow_up_reaches_th
         finally:
             device.close()
         assert len(route.stops) >= 3
-        page, host = _open(browser, app.url + f"today/{day.isoformat()}")
+        first = route.stops[0]
+        assert first.lat is not None and first.lon is not None and first.contact_id is not None
+        with Session(live_server.engine) as session:
+            product = session.exec(select(Product).where(Product.active).order_by(col(Product.sku))).first()
+            assert product is not None
+        # The browser knows where it is: 20 m north of the first customer's door.
+        page, host = _open(browser, app.url + f"today/{day.isoformat()}", position=(first.lat + 0.00018, first.lon))
         for number, visit in enumerate(route.stops, start=1):
             _wait_text(page.locator(f'[flt-semantics-identifier="visit-{visit.id}"]'), f"{number}. ")
         _wait_text(
             page.locator('[flt-semantics-identifier="route-total"]'), f"{route.total_km:.1f} km".replace(".", ",")
         )
-        first = route.stops[0]
+        time.sleep(4)  # the app's check of the tiles (3 s at most) has answered: no map came
+        assert page.locator('[flt-semantics-identifier="route-map"]').count() == 0
         host.get_by_role("button", name="Arrivée").first.click()  # the first visit of the round
+        host.get_by_role("button", name="Ma position").click()  # flet-geolocator, through the browser
+        _wait_text(
+            page.locator('[flt-semantics-identifier="check-in-status"]'),
+            f"Position de l'appareil : {first.lat + 0.00018:.6f}, {first.lon:.6f}",
+        )
         host.get_by_role("button", name="Confirmer l'arrivée").click()
-        _wait_text(host.get_by_text(re.compile("Arrivée enregistrée")), "Arrivée enregistrée")
+        _wait_text(host.get_by_text(re.compile("Arrivée enregistrée")), "Arrivée enregistrée.")
         _wait_text(page.locator(f'[flt-semantics-identifier="visit-{first.id}"]'), "1. ")
         host.get_by_role("button", name="Compte rendu").first.click()
         _type(host, "Ce qui s'est dit", "Four présenté, le chef veut un essai.")
         _type(host, "Prochaines étapes", "Organiser l'essai du four.")
+        _type(host, "Produits présentés (chercher)", product.sku)
+        host.get_by_role("button", name=re.compile(re.escape(f"+ {product.name}"))).click()
         host.get_by_role("button", name="dans 2 sem.").click()
         host.get_by_role("button", name="Enregistrer").click()
         # The background sync takes it to the server: the manager reads the report there.
@@ -478,7 +503,9 @@ def test_today_in_route_order_a_check_in_and_a_report_whose_follow_up_reaches_th
                 assert time.monotonic() < deadline, f"the report never reached the server: {seen}"
                 time.sleep(1)
         assert seen["status"] == "done" and seen["next_steps"] == "Organiser l'essai du four."
-        assert seen["checked_in_at"] is not None
+        assert seen["checked_in_at"] is not None and abs(seen["check_in_lat"] - (first.lat + 0.00018)) < 1e-5
+        # Who was met (the visit's contact, as the form offered) and what was shown.
+        assert seen["met_contact_id"] == first.contact_id and seen["products_presented"] == [product.id]
         follow_up_day = day + timedelta(days=14)
         deadline = time.monotonic() + 60
         while True:

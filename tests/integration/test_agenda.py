@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,6 +17,7 @@ from sqlmodel import Session, select
 from app.agenda import (
     cancel_visit,
     check_in,
+    contact_choices,
     day_agenda,
     due_reminders,
     move_visit,
@@ -23,8 +25,8 @@ from app.agenda import (
     week_agenda,
     write_report,
 )
-from app.edits import InvalidEdit
-from app.models import Account, Reminder, Visit
+from app.edits import InvalidEdit, update_record
+from app.models import Account, Contact, Product, Reminder, Visit
 from app.replica import REPLICA_FILE, open_replica
 from sync.engine import SyncEngine
 from tests.conftest import DEMO_DAY
@@ -128,6 +130,91 @@ def test_visits_planned_moved_cancelled_checked_in_and_reported_offline_reach_th
     assert cancelled is not None and cancelled.status == "cancelled"
     assert reminder is not None and reminder.rule == "visit_follow_up"
     assert reminder.due_at == datetime(2026, 12, 3, 8, tzinfo=UTC)
+
+
+def _push_visit_edits(
+    api: TestClient, device: SyncEngine, visit_id: str, version: int, first_mid: int, *edits: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Push edits of a visit as a device would, bypassing the device's own checks; the results."""
+    mutations = [
+        {"mid": first_mid + n, "entity": "visit", "id": visit_id, "op": "update", "base_version": version, "fields": f}
+        for n, f in enumerate(edits)
+    ]
+    body = {"client_id": device.state()["device_id"], "schema_version": 1, "mutations": mutations}
+    headers = {"Authorization": f"Bearer {device._access_token}"}
+    results: list[dict[str, Any]] = api.post("/api/v1/sync/push", json=body, headers=headers).json()["results"]
+    return results
+
+
+def test_a_report_names_who_was_met_and_the_products_shown_once_and_the_server_keeps_them(
+    api: TestClient, alice: SyncEngine
+) -> None:
+    owner = alice.state()["user_id"]
+    with Session(alice.replica) as session:
+        account = session.exec(select(Account)).first()
+        assert account is not None
+        met, *_ = contact_choices(session=session, account_id=account.id)
+        elsewhere = session.exec(select(Contact).where(Contact.account_id != account.id)).first()
+        products = session.exec(select(Product).limit(2)).all()
+        assert elsewhere is not None and len(products) == 2
+        visit = plan_visit(
+            session=session, account_id=account.id, starts_at=datetime(2026, 11, 19, 9, tzinfo=PARIS), rep_id=owner
+        )
+        report = {
+            "session": session,
+            "visit_id": visit.id,
+            "notes": "Gamme présentée à l'acheteuse.",
+            "outcome": "positive",
+            "next_steps": None,
+            "follow_up_on": None,
+            "zone": PARIS,
+            "owner_id": owner,
+            "follow_up_reason": "",
+        }
+        with pytest.raises(InvalidEdit, match="not a contact of this customer"):
+            write_report(**report, met_contact_id=elsewhere.id)
+        with pytest.raises(InvalidEdit, match="no product"):
+            write_report(**report, products_presented=["0192f3e4-0000-7000-8000-00000000dead"])
+        shown = [products[1].id, products[0].id, products[1].id]  # picked twice: named once
+        write_report(**report, met_contact_id=met[0], products_presented=shown)
+        with pytest.raises(InvalidEdit, match="already written"):
+            update_record(session=session, entity="visit", record_id=visit.id, changes={"met_contact_id": elsewhere.id})
+        local = session.get(Visit, visit.id)
+        assert local is not None and local.products_presented == [products[1].id, products[0].id]
+        visit_id, version = visit.id, local.version
+    alice.sync()
+    with Session(api.app.state.engine) as session:  # type: ignore[attr-defined]
+        stored = session.get(Visit, visit_id)
+        assert stored is not None and stored.status == "done"
+        assert stored.met_contact_id == met[0] and stored.products_presented == [products[1].id, products[0].id]
+        version = stored.version
+    # A device that names someone of another customer, or rewrites the report, is refused.
+    results = _push_visit_edits(
+        api, alice, visit_id, version, 9_001, {"met_contact_id": elsewhere.id}, {"products_presented": [products[0].id]}
+    )
+    assert [r["status"] for r in results] == ["rejected", "rejected"]
+    assert "already written" in results[0]["reason"] and "already written" in results[1]["reason"]
+    headers = {"Authorization": f"Bearer {alice._access_token}"}
+    answer = api.get(f"/api/v1/visits/{visit_id}", headers=headers).json()
+    assert answer["met_contact_id"] == met[0] and answer["products_presented"] == [products[1].id, products[0].id]
+
+
+def test_the_server_refuses_a_visit_naming_a_contact_of_another_customer(api: TestClient, alice: SyncEngine) -> None:
+    with Session(alice.replica) as session:
+        visit = session.exec(select(Visit).where(Visit.status == "planned")).first()
+        assert visit is not None
+        elsewhere = session.exec(select(Contact).where(Contact.account_id != visit.account_id)).first()
+        assert elsewhere is not None
+        visit_id, version, contact_before = visit.id, visit.version, visit.contact_id
+    results = _push_visit_edits(
+        api, alice, visit_id, version, 9_101, {"contact_id": elsewhere.id}, {"products_presented": ["not an id"]}
+    )
+    assert [r["status"] for r in results] == ["rejected", "rejected"]
+    assert "not (or no longer) a contact of this customer" in results[0]["reason"]
+    assert "products_presented" in results[1]["reason"]
+    with Session(api.app.state.engine) as session:  # type: ignore[attr-defined]
+        stored = session.get(Visit, visit_id)
+        assert stored is not None and stored.contact_id == contact_before and stored.products_presented is None
 
 
 def test_a_replica_made_by_an_older_app_gains_the_new_columns(alice: SyncEngine, tmp_path: Path) -> None:
