@@ -23,7 +23,10 @@ def tile_answers(url_template: str, timeout: float = 3.0) -> bool:
     """True when the template's first tile (zoom 0) comes back as an image in time."""
     if not url_template.strip():
         return False
-    url = url_template.replace("{s}", "a").format(z=0, x=0, y=0, r="")
+    try:
+        url = url_template.replace("{s}", "a").format(z=0, x=0, y=0, r="")
+    except (KeyError, IndexError, ValueError):
+        return False  # not a {z}/{x}/{y} template
     try:
         answer = httpx.get(url, timeout=timeout, headers={"User-Agent": USER_AGENT}, follow_redirects=True)
     except (httpx.HTTPError, ValueError):

@@ -14,10 +14,10 @@ __all__ = ["MAP_HEIGHT", "route_map"]
 MAP_HEIGHT = 300
 
 
-def _pin(text: str, identifier: str, color: str) -> ft.Control:
+def _pin(label: ft.Control, identifier: str, color: str) -> ft.Control:
     return ft.Semantics(
         content=ft.Container(
-            ft.Text(text, color=ft.Colors.WHITE, weight=ft.FontWeight.BOLD, size=12),
+            label,
             bgcolor=color,
             border_radius=14,
             alignment=ft.Alignment.CENTER,
@@ -33,7 +33,12 @@ def route_map(t: Translator, route: DayRoute, start: tuple[float, float] | None,
     line = [start, *points, start] if start is not None else points
     markers = [
         fm.Marker(
-            content=_pin(str(n), f"map-stop-{v.id}", ft.Colors.TEAL_700), coordinates=fm.MapLatitudeLongitude(lat, lon)
+            content=_pin(
+                ft.Text(str(n), color=ft.Colors.WHITE, weight=ft.FontWeight.BOLD, size=12),
+                f"map-stop-{v.id}",
+                ft.Colors.TEAL_700,
+            ),
+            coordinates=fm.MapLatitudeLongitude(lat, lon),
         )
         for n, (v, (lat, lon)) in enumerate(zip(route.stops, points, strict=False), start=1)
     ]
@@ -41,7 +46,10 @@ def route_map(t: Translator, route: DayRoute, start: tuple[float, float] | None,
         markers.insert(
             0,
             fm.Marker(
-                content=_pin("⌂", "map-start", ft.Colors.BLUE_GREY_700), coordinates=fm.MapLatitudeLongitude(*start)
+                content=_pin(
+                    ft.Icon(ft.Icons.HOME, color=ft.Colors.WHITE, size=16), "map-start", ft.Colors.BLUE_GREY_700
+                ),
+                coordinates=fm.MapLatitudeLongitude(*start),
             ),
         )
     coordinates = [fm.MapLatitudeLongitude(lat, lon) for lat, lon in line if lat is not None and lon is not None]

@@ -217,7 +217,7 @@ def check_in_page(
 
     return ft.ListView(
         [
-            ft.TextButton(t("card.back"), icon=ft.Icons.ARROW_BACK, on_click=lambda _e: on_back()),
+            ft.Row([ft.TextButton(t("card.back"), icon=ft.Icons.ARROW_BACK, on_click=lambda _e: on_back())]),
             ft.Text(t("today.check_in_at", account=visit.account_name), size=20, weight=ft.FontWeight.BOLD),
             ft.Text(t("today.position_help")),
             ft.Row(
@@ -347,7 +347,7 @@ def report_page(
 ) -> ft.Control:
     return ft.ListView(
         [
-            ft.TextButton(t("card.back"), icon=ft.Icons.ARROW_BACK, on_click=lambda _e: on_back()),
+            ft.Row([ft.TextButton(t("card.back"), icon=ft.Icons.ARROW_BACK, on_click=lambda _e: on_back())]),
             ft.Text(t("today.report_of", account=visit.account_name), size=20, weight=ft.FontWeight.BOLD),
             *form.controls(),
             ft.Row([ft.Button(t("today.save_report"), icon=ft.Icons.SAVE, on_click=lambda _e: on_save())]),

@@ -163,7 +163,7 @@ def plan_page(
 
     return ft.ListView(
         [
-            ft.TextButton(t("card.back"), icon=ft.Icons.ARROW_BACK, on_click=lambda _e: on_back()),
+            ft.Row([ft.TextButton(t("card.back"), icon=ft.Icons.ARROW_BACK, on_click=lambda _e: on_back())]),
             ft.Text(t("plan.title"), size=20, weight=ft.FontWeight.BOLD),
             *form.controls(),
             ft.Row([ft.Button(t("plan.save"), icon=ft.Icons.EVENT, on_click=save)]),
@@ -207,7 +207,7 @@ def edit_visit_page(
     )
     return ft.ListView(
         [
-            ft.TextButton(t("card.back"), icon=ft.Icons.ARROW_BACK, on_click=lambda _e: on_back()),
+            ft.Row([ft.TextButton(t("card.back"), icon=ft.Icons.ARROW_BACK, on_click=lambda _e: on_back())]),
             ft.Text(t("plan.edit_title", account=visit.account_name), size=20, weight=ft.FontWeight.BOLD),
             ft.Text(details),
             ft.Row([day, at], wrap=True),
@@ -237,7 +237,13 @@ def _reason_text(t: Translator, kind: str, facts: dict[str, Any]) -> str:
     if kind == "last_visit" and facts.get("last_visit_on") is None:
         return t("nearby.never_visited")
     shown = {
-        k: t.money(v, facts["currency"]) if k == "amount" else t.day(v) if isinstance(v, date) else v
+        k: t.money(v, facts["currency"])
+        if k == "amount"
+        else t.day(v)
+        if isinstance(v, date)
+        else round(v)
+        if isinstance(v, float)
+        else v
         for k, v in facts.items()
     }
     return t(f"nearby.{kind}", **shown)

@@ -15,7 +15,7 @@ from app.i18n import Translator
 from app.models import Account, Order
 from server.models import User
 from tests.conftest import LiveServer, free_port, start_live_server
-from tests.e2e.conftest import start_app
+from tests.e2e.conftest import TileServer, start_app
 
 pytestmark = pytest.mark.e2e
 
@@ -523,6 +523,106 @@ def test_today_in_route_order_a_check_in_and_a_report_whose_follow_up_reaches_th
         page.locator(f'[flt-semantics-identifier="reminder-{reminder.id}"]').wait_for(timeout=45_000)
         due = host.get_by_text(re.compile("Relance après la visite"))
         _wait_text(due, "Relance après la visite : Organiser l'essai du four.")
+        page.close()
+    finally:
+        app.stop()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_plan_from_a_card_move_and_cancel_with_the_route_on_a_map_then_nearby(
+    browser: Any, live_server: LiveServer, tile_server: TileServer, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from app.models import Visit
+    from app.preferences import Preferences
+    from app.services import open_device
+    from sync.engine import TokenStore
+    from tests.conftest import DEMO_DAY
+
+    paris = ZoneInfo("Europe/Paris")
+    device_dir = tmp_path / "device"
+    prefs = Preferences.load(device_dir)
+    prefs.home = "45.19, 5.72"
+    prefs.save(device_dir)
+    day = DEMO_DAY + timedelta(days=1)
+    app = start_app(device_dir, server_url=live_server.url, tile_url=tile_server.url_template)
+    try:
+        page, host = _signed_in(browser, app.url, "alice")
+        with Session(live_server.engine) as session:
+            alice = session.exec(select(User.id).where(User.username == "alice")).one()
+            account = session.exec(
+                select(Account)
+                .where(Account.owner_id == alice, col(Account.billing_lat).is_not(None))
+                .order_by(col(Account.name))
+            ).first()
+            assert account is not None
+        # From the card: plan a visit at 07:30 that day, an appointment.
+        page, host = _open(browser, app.url + f"accounts/{account.id}")
+        _wait_text(page.locator('[flt-semantics-identifier="card-name"]'), account.name)
+        host.get_by_role("button", name="Planifier une visite").click()
+        _wait_text(host.get_by_text(account.name), account.name)
+        _type(host, "Jour (AAAA-MM-JJ)", day.isoformat())
+        _type(host, "Heure", "07:30")
+        _type(host, "Objet", "Présentation de la gamme 2027")
+        host.get_by_role("checkbox").click()
+        host.get_by_role("button", name="Planifier").click()
+        _wait_text(host.get_by_text(re.compile("Visite planifiée")), "Visite planifiée le")
+        device = open_device(device_dir, token_store=TokenStore())
+        try:
+            with Session(device.replica) as session:
+                planned = session.exec(select(Visit).where(Visit.purpose == "Présentation de la gamme 2027")).one()
+            route = device.route(day, paris, (45.19, 5.72))
+        finally:
+            device.close()
+        assert planned.contact_id is not None  # the customer's main contact, as the form offered
+        assert planned.id in {v.id for v in route.stops}
+        # The day's route on the map: a pin per stop, numbered in driving order, over the tiles.
+        tile_server.requests.clear()
+        page, host = _open(browser, app.url + f"today/{day.isoformat()}")
+        page.locator('[flt-semantics-identifier="route-map"]').wait_for(state="attached", timeout=45_000)
+        for number, visit in enumerate(route.stops, start=1):
+            _wait_text(page.locator(f'[flt-semantics-identifier="map-stop-{visit.id}"]'), str(number))
+        deadline = time.monotonic() + 30
+        while not any(path.count("/") == 3 and not path.startswith("/0/") for path in tile_server.requests):
+            assert time.monotonic() < deadline, f"the map asked for no tile: {tile_server.requests}"
+            time.sleep(0.5)
+        # Move it to 16:00; cancel another visit of the day.
+        other = next(v for v in route.stops if v.id != planned.id)
+        page, host = _open(browser, app.url + f"visit/{planned.id}/edit/{day.isoformat()}")
+        _type(host, "Heure", "16:00")
+        host.get_by_role("button", name="Déplacer").click()
+        _wait_text(host.get_by_text(re.compile("Visite déplacée")), "Visite déplacée au")
+        page, host = _open(browser, app.url + f"visit/{other.id}/edit/{day.isoformat()}")
+        host.get_by_role("button", name="Annuler la visite").click()
+        host.get_by_role("button", name="Oui, annuler").click()
+        _wait_text(host.get_by_text(re.compile("Visite annulée")), "Visite annulée.")
+        # Nearby, around home: the accounts the device ranks, in its order.
+        device = open_device(device_dir, token_store=TokenStore())
+        try:
+            nearby = device.nearby(45.19, 5.72, radius_km=10, today=_rep_today())
+        finally:
+            device.close()
+        page, host = _open(browser, app.url + "nearby")
+        if nearby:
+            for number, found in enumerate(nearby[:3], start=1):
+                _wait_text(page.locator(f'[flt-semantics-identifier="nearby-{found.account_id}"]'), f"{number}. ")
+        else:
+            _wait_text(host.get_by_text(re.compile("Aucun client")), "Aucun client situé dans ce rayon")
+        # The background sync takes all of it to the server.
+        deadline = time.monotonic() + 90
+        while True:
+            with Session(live_server.engine) as session:
+                stored = session.get(Visit, planned.id)
+                cancelled = session.get(Visit, other.id)
+                if stored is not None and cancelled is not None and cancelled.status == "cancelled":
+                    if stored.starts_at == datetime(day.year, day.month, day.day, 16, tzinfo=paris).astimezone(UTC):
+                        break
+            assert time.monotonic() < deadline, "the planned, moved and cancelled visits never reached the server"
+            time.sleep(1)
+        assert stored.fixed_time and stored.account_id == account.id and stored.contact_id == planned.contact_id
+        assert stored.ends_at - stored.starts_at == timedelta(minutes=60)
         page.close()
     finally:
         app.stop()
