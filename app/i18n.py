@@ -308,6 +308,12 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "This device gives no position ({reason}): type it or leave it blank.",
     },
     "today.located": {"fr": "Position de l'appareil : {lat}, {lon}", "en": "The device's position: {lat}, {lon}"},
+    "today.from_here": {"fr": "Partir d'ici", "en": "Start from here"},
+    "today.from_home": {"fr": "Partir du domicile", "en": "Start from home"},
+    "today.no_position_route": {
+        "fr": "Position inconnue ({reason}) : la tournée part du domicile.",
+        "en": "Position unknown ({reason}): the route starts from home.",
+    },
     "today.no_permission": {"fr": "position non autorisée", "en": "location not allowed"},
     "today.locate_timeout": {"fr": "pas de réponse à temps", "en": "no answer in time"},
     "today.map": {"fr": "Carte de la tournée", "en": "Map of the route"},

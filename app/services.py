@@ -177,10 +177,17 @@ class Device:
         with Session(self.replica) as session:
             return week_agenda(session=session, day=day, zone=zone)
 
-    def route(self, day: date, zone: ZoneInfo, start: tuple[float, float] | None) -> DayRoute:
-        """The day's route from `start` (home, or where the rep is); with none, in time order."""
+    def route(
+        self,
+        day: date,
+        zone: ZoneInfo,
+        start: tuple[float, float] | None,
+        end: tuple[float, float] | None = None,
+    ) -> DayRoute:
+        """The day's route from `start` (home, or where the rep is) to `end` (None: back to the
+        start); with no start, in time order."""
         with Session(self.replica) as session:
-            return todays_route(session=session, day=day, zone=zone, start=start)
+            return todays_route(session=session, day=day, zone=zone, start=start, end=end)
 
     def check_in(self, visit_id: str, at: datetime, lat: float | None, lon: float | None) -> CheckIn:
         with Session(self.replica) as session:

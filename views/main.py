@@ -61,6 +61,7 @@ class TerrainUI:
         self.period: tuple[date, date] | None = None
         self.nearby_origin = ""
         self.nearby_radius = 10
+        self.start_here = False  # the day's route from where the device is rather than from home
         self._here: tuple[float, float] | None = None  # the device's position, once asked
         # Made here, in the page's own context (a service made later is not registered) and
         # kept (a service nobody holds is dropped). No position handlers: with one, a
@@ -382,7 +383,10 @@ class TerrainUI:
         day = self._day_of(day_text)
         now = datetime.now(UTC)
         self.device.language = t.language
-        route = self.device.route(day, t.zone, start=self.prefs.home_position())
+        home = self.prefs.home_position()
+        # From where the device is, the round ends at home (when known); from home, back there.
+        start, end = (self._here, home) if self.start_here and self._here else (home, None)
+        route = self.device.route(day, t.zone, start=start, end=end)
         today = now.astimezone(t.zone).date()
         reminders = self.device.reminders_due(now, t.zone) if day == today else self.device.reminders_on(day, t.zone)
 
@@ -398,6 +402,17 @@ class TerrainUI:
 
         def on_change(visit: AgendaVisit) -> None:
             self.go(f"/visit/{visit.id}/edit/{day.isoformat()}")
+
+        async def start_from(here: bool) -> str | None:
+            """From where the device is (asked now) or from home; why not, if it cannot tell."""
+            if here:
+                answer = await self._position()
+                if isinstance(answer, str):
+                    return t("today.no_position_route", reason=answer)
+                self._here = answer
+            self.start_here = here
+            self._show(self.page.route)
+            return None
 
         def on_done(reminder: DueReminder) -> None:
             self.device.reminder_done(reminder.id, datetime.now(UTC))
@@ -422,7 +437,9 @@ class TerrainUI:
             on_open_account=lambda account_id: self.go(f"/accounts/{account_id}"),
             on_plan=lambda: self.go(f"/plan/{day.isoformat()}"),
             on_nearby=lambda: self.go("/nearby"),
-            map_slot=self._route_map(route),
+            map_slot=self._route_map(route, start, end),
+            start_here=self.start_here,
+            on_start=start_from,
         )
 
     def _visit_page(self, route: str) -> ft.Control:
@@ -550,21 +567,22 @@ class TerrainUI:
         back = f"/accounts/{account_id}" if account else f"/today/{day.isoformat()}"
         return plan_page(t, form, save, lambda: self.go(back))
 
-    def _route_map(self, route: DayRoute) -> ft.Control | None:
+    def _route_map(
+        self, route: DayRoute, start: tuple[float, float] | None, end: tuple[float, float] | None
+    ) -> ft.Control | None:
         """A slot for the route's map: filled at once when the tiles answered lately, after a
         check in the background when unknown; none when they did not answer (the list stays)."""
         url = self.prefs.tile_url
         if not url or not route.stops or self.tiles.known(url) is False:
             return None
         slot = ft.Container()
-        start = self.prefs.home_position()
         if self.tiles.known(url):
-            slot.content = route_map(self.t, route, start, url)
+            slot.content = route_map(self.t, route, start, url, end)
             return slot
 
         async def probe() -> None:
             if await asyncio.to_thread(self.tiles.check, url):
-                slot.content = route_map(self.t, route, start, url)
+                slot.content = route_map(self.t, route, start, url, end)
                 try:
                     slot.update()
                 except RuntimeError:

@@ -26,11 +26,17 @@ def _pin(label: ft.Control, identifier: str, color: str) -> ft.Control:
     )
 
 
-def route_map(t: Translator, route: DayRoute, start: tuple[float, float] | None, tile_url: str) -> ft.Control:
-    """The stops of `route` (in its order) from `start` (None: no start known) over the tiles of
-    `tile_url`; the camera fits them all."""
+def route_map(
+    t: Translator,
+    route: DayRoute,
+    start: tuple[float, float] | None,
+    tile_url: str,
+    end: tuple[float, float] | None = None,
+) -> ft.Control:
+    """The stops of `route` (in its order) from `start` (None: no start known) to `end` (None:
+    back to the start) over the tiles of `tile_url`; the camera fits them all."""
     points = [(v.lat, v.lon) for v in route.stops if v.lat is not None and v.lon is not None]
-    line = [start, *points, start] if start is not None else points
+    line = [start, *points, end or start] if start is not None else points
     markers = [
         fm.Marker(
             content=_pin(
@@ -42,6 +48,16 @@ def route_map(t: Translator, route: DayRoute, start: tuple[float, float] | None,
         )
         for n, (v, (lat, lon)) in enumerate(zip(route.stops, points, strict=False), start=1)
     ]
+    if start is not None and end is not None:
+        markers.insert(
+            0,
+            fm.Marker(
+                content=_pin(
+                    ft.Icon(ft.Icons.HOME, color=ft.Colors.WHITE, size=16), "map-end", ft.Colors.BLUE_GREY_700
+                ),
+                coordinates=fm.MapLatitudeLongitude(*end),
+            ),
+        )
     if start is not None:
         markers.insert(
             0,

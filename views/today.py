@@ -89,6 +89,8 @@ def today_view(
     on_plan: Callable[[], None],
     on_nearby: Callable[[], None],
     map_slot: ft.Control | None = None,
+    start_here: bool = False,
+    on_start: Callable[[bool], Awaitable[str | None]] | None = None,
 ) -> ft.Control:
     """`route`: the visits still to make, in driving order, then the day's done or cancelled ones.
     `map_slot`: where the route's map goes once the map's tiles are known to answer."""
@@ -136,10 +138,34 @@ def today_view(
         for n, visit in enumerate(route.stops, start=1)
     ]
     total = t("today.total", km=t.km(route.total_km), back=t.km(legs[-1])) if routed and route.stops else ""
+    start_note = ft.Text("", size=12, color=ft.Colors.ERROR)
+
+    async def switch(_e: Any) -> None:
+        assert on_start is not None
+        start_note.value = t("today.locating") if not start_here else ""
+        start_note.update()
+        problem = await on_start(not start_here)
+        if problem:
+            start_note.value = problem
+            start_note.update()
+
+    start_button = (
+        ft.TextButton(
+            t("today.from_home") if start_here else t("today.from_here"),
+            icon=ft.Icons.HOME if start_here else ft.Icons.MY_LOCATION,
+            on_click=switch,
+        )
+        if on_start is not None
+        else None
+    )
     controls: list[ft.Control] = [header]
     controls.append(ft.Text(t("today.due"), size=16, weight=ft.FontWeight.BOLD))
     controls += due or [ft.Text(t("today.nothing_due"), italic=True)]
-    controls.append(ft.Text(t("today.route"), size=16, weight=ft.FontWeight.BOLD))
+    route_title: list[ft.Control] = [ft.Text(t("today.route"), size=16, weight=ft.FontWeight.BOLD)]
+    if start_button is not None:
+        route_title.append(start_button)
+    controls.append(ft.Row(route_title, wrap=True))
+    controls.append(start_note)
     if total:
         controls.append(ft.Semantics(content=ft.Text(total), identifier="route-total"))
     elif route.stops:

@@ -588,6 +588,21 @@ def test_plan_from_a_card_move_and_cancel_with_the_route_on_a_map_then_nearby(
         while not any(path.count("/") == 3 and not path.startswith("/0/") for path in tile_server.requests):
             assert time.monotonic() < deadline, f"the map asked for no tile: {tile_server.requests}"
             time.sleep(0.5)
+        # From where the device is (Valence), ending at home: the services' order and kilometres.
+        here = (44.9334, 4.8924)
+        device = open_device(device_dir, token_store=TokenStore())
+        try:
+            from_here = device.route(day, paris, here, (45.19, 5.72))
+        finally:
+            device.close()
+        page, host = _open(browser, app.url + f"today/{day.isoformat()}", position=here)
+        host.get_by_role("button", name="Partir d'ici").click()
+        _wait_text(
+            page.locator('[flt-semantics-identifier="route-total"]'), f"{from_here.total_km:.1f} km".replace(".", ",")
+        )
+        for number, visit in enumerate(from_here.stops, start=1):
+            _wait_text(page.locator(f'[flt-semantics-identifier="visit-{visit.id}"]'), f"{number}. ")
+        assert from_here.total_km != route.total_km
         # Move it to 16:00; cancel another visit of the day.
         other = next(v for v in route.stops if v.id != planned.id)
         page, host = _open(browser, app.url + f"visit/{planned.id}/edit/{day.isoformat()}")
