@@ -5,12 +5,13 @@ was not saved.
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from pydantic import ValidationError
 from sqlmodel import Session, SQLModel, select
 
-from app.ids import new_id
+from app.ids import new_id, utcnow
 from app.models import (
     ENTITIES,
     Account,
@@ -27,10 +28,10 @@ from app.mutations import (
     REPORT_FIELDS,
     VERSIONED,
     OrderCommand,
-    PricingError,
     QuoteCreate,
     priced_document,
 )
+from app.pricing import PricingError
 from sync.state import OutboxEntry, SyncConflict, queue_mutation
 
 __all__ = [
@@ -143,8 +144,16 @@ def create_record(*, session: Session, entity: str, fields: dict[str, Any], auth
     children: list[Record] = []
     record: Record
     if isinstance(body, QuoteCreate | OrderCommand):
+        if isinstance(body, QuoteCreate):
+            # The quote's prices are those of the day it is made; the server prices it as of then.
+            body.issued_on = body.issued_on or utcnow().date()
+            values["issued_on"] = body.issued_on
+            wire["issued_on"] = body.issued_on.isoformat()
+            day = body.issued_on
+        else:
+            day = body.ordered_at.astimezone(UTC).date()
         try:
-            record, children = priced_document(session, entity, values, body)
+            record, children = priced_document(session, entity, values, body, day)
         except PricingError as exc:
             raise InvalidEdit(str(exc)) from exc
         if isinstance(body, OrderCommand):

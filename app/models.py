@@ -436,6 +436,8 @@ class Order(Record, OrderBase, table=True):
     contact_id: str | None = Field(default=None, foreign_key="contact.id", max_length=36)
     ordered_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
     quote_id: str | None = Field(default=None, max_length=36)
+    #: The order's own discount on top of its lines' (basis points), as `app.pricing` applies it.
+    discount_bp: int = 0
     net_amount: int = _money(0)
     tax_amount: int = _money(0)
     gross_amount: int = _money(0)

@@ -14,12 +14,12 @@ writes the row and its outbox entry, and the server validates it again before ap
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, ConfigDict, StringConstraints, model_validator
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Field, Session, SQLModel
 
 from app.models import (
     ID_PATTERN,
@@ -33,16 +33,14 @@ from app.models import (
     ContactUpdate,
     Order,
     OrderLine,
-    Product,
     Quote,
     QuoteLine,
     Record,
     Reminder,
-    TaxRate,
     Ticket,
     Visit,
 )
-from app.money import line_totals
+from app.pricing import LineIn, load_catalogue, price
 
 __all__ = [
     "AUTHOR_FIELD",
@@ -52,8 +50,6 @@ __all__ = [
     "REPORT_FIELDS",
     "VERSIONED",
     "OrderCommand",
-    "PricedLine",
-    "PricingError",
     "QuoteCreate",
     "QuoteLineIn",
     "QuoteUpdate",
@@ -63,7 +59,6 @@ __all__ = [
     "TicketUpdate",
     "VisitCreate",
     "VisitUpdate",
-    "price_lines",
     "priced_document",
 ]
 
@@ -177,6 +172,10 @@ class QuoteCreate(_Strict):
     contact_id: str | None = _optional_id()
     provisional_number: str = Field(min_length=1, max_length=40)
     currency: str = Field(default="EUR", min_length=3, max_length=3)
+    #: The day the quote was made: its prices are that day's (the server checks how far back).
+    issued_on: date | None = None
+    #: The quote's own discount, on top of the lines' (basis points).
+    discount_bp: int = Field(default=0, ge=0, le=10_000)
     valid_until: date | None = None
     notes: str | None = Field(default=None, max_length=5000)
     lines: list[QuoteLineIn] = Field(min_length=1, max_length=500)
@@ -199,60 +198,10 @@ class OrderCommand(_Strict):
     quote_id: str | None = _optional_id()
     ordered_at: AwareDatetime
     currency: str = Field(default="EUR", min_length=3, max_length=3)
+    #: The order's own discount, on top of the lines' (basis points; an accepted quote's).
+    discount_bp: int = Field(default=0, ge=0, le=10_000)
     lines: list[QuoteLineIn] = Field(min_length=1, max_length=1000)
     expected_gross_amount: int = Field(ge=0)
-
-
-class PricingError(ValueError):
-    """A line cannot be priced: a product unknown, withdrawn, or in another currency."""
-
-
-@dataclass(frozen=True, slots=True)
-class PricedLine:
-    product_id: str
-    description: str
-    quantity: int
-    unit_price_amount: int
-    discount_bp: int
-    tax_rate_bp: int
-    net_amount: int
-    tax_amount: int
-
-
-def price_lines(session: Session, lines: list[QuoteLineIn], currency: str) -> list[PricedLine]:
-    """Price lines with the list prices and VAT rates of `session`'s catalogue (the replica's on
-    the device, the server's own on the server): the same code gives the same totals."""
-    ids = [line.product_id for line in lines]
-    products = {p.id: p for p in session.exec(select(Product).where(col(Product.id).in_(ids)))}
-    rates = {r.category: r.rate_bp for r in session.exec(select(TaxRate))}
-    priced = []
-    for number, line in enumerate(lines, 1):
-        product = products.get(line.product_id)
-        if product is None or not product.active:
-            raise PricingError(f"line {number}: product {line.product_id} is no longer sold")
-        if product.currency != currency:
-            raise PricingError(f"line {number}: {product.name} is priced in {product.currency}, not {currency}")
-        if product.tax_category not in rates:
-            raise PricingError(f"line {number}: no VAT rate for the category {product.tax_category!r}")
-        totals = line_totals(
-            quantity=line.quantity,
-            unit_price_amount=product.list_price_amount,
-            discount_bp=line.discount_bp,
-            tax_rate_bp=rates[product.tax_category],
-        )
-        priced.append(
-            PricedLine(
-                product_id=product.id,
-                description=product.name,
-                quantity=line.quantity,
-                unit_price_amount=product.list_price_amount,
-                discount_bp=line.discount_bp,
-                tax_rate_bp=rates[product.tax_category],
-                net_amount=totals.net_amount,
-                tax_amount=totals.tax_amount,
-            )
-        )
-    return priced
 
 
 #: What a device may create, and the schema both sides check it against.
@@ -281,26 +230,44 @@ AUTHOR_FIELD = {"activity": "author_id", "visit": "rep_id", "reminder": "owner_i
 
 
 def priced_document(
-    session: Session, entity: str, values: dict[str, Any], body: QuoteCreate | OrderCommand
+    session: Session, entity: str, values: dict[str, Any], body: QuoteCreate | OrderCommand, day: date
 ) -> tuple[Record, list[Record]]:
-    """A quote or an order and its lines, priced with `session`'s catalogue (raises
-    PricingError). `values` are the document's own columns, its id among them."""
-    lines = price_lines(session, body.lines, body.currency)
-    net, tax = sum(x.net_amount for x in lines), sum(x.tax_amount for x in lines)
+    """A quote or an order and its lines, priced by `app.pricing` with `session`'s catalogue as
+    of `day` (raises PricingError). `values` are the document's own columns, its id among them."""
+    catalogue = load_catalogue(
+        session,
+        account_id=body.account_id,
+        product_ids=[line.product_id for line in body.lines],
+        currency=body.currency,
+        day=day,
+    )
+    document = price(
+        catalogue,
+        [LineIn(line.product_id, line.quantity, line.discount_bp) for line in body.lines],
+        currency=body.currency,
+        discount_bp=body.discount_bp,
+    )
     model: type[Record] = Quote if entity == "quote" else Order
     line_model: type[Record] = QuoteLine if entity == "quote" else OrderLine
-    record = model.model_validate({**values, "net_amount": net, "tax_amount": tax, "gross_amount": net + tax})
+    record = model.model_validate(
+        {
+            **values,
+            "net_amount": document.net_amount,
+            "tax_amount": document.tax_amount,
+            "gross_amount": document.gross_amount,
+        }
+    )
     # A line's id derives from its document's: the device's lines and the server's are the same
     # records, so the server's upsert replaces the device's own instead of doubling it.
     children: list[Record] = [
         line_model.model_validate(
             {
-                **asdict(line),
+                **{k: v for k, v in asdict(line).items() if k != "price_source"},
                 "id": str(uuid.uuid5(uuid.UUID(record.id), f"line-{number}")),
                 f"{entity}_id": record.id,
                 "account_id": body.account_id,
             }
         )
-        for number, line in enumerate(lines, 1)
+        for number, line in enumerate(document.lines, 1)
     ]
     return record, children

@@ -10,7 +10,7 @@ comes back as a conflict for the rep to settle.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
+from app.ids import utcnow
 from app.models import (
     ENTITIES,
     Account,
@@ -36,15 +37,18 @@ from app.mutations import (
     REPORT_FIELDS,
     VERSIONED,
     OrderCommand,
-    PricingError,
     QuoteCreate,
     priced_document,
 )
+from app.pricing import PricingError
 from server.db import DEVICE, savepoint
 from server.models import ChangeLog, FieldChange, ProcessedMutation, Role, User
 from server.pull import wire_row
 from server.scope import scope_owner_ids
 from sync.wire import FieldConflict, Mutation, MutationResult, PushRequest, PushResponse
+
+#: How far back a quote made offline may be dated and still keep its day's prices.
+QUOTE_BACKDATE_DAYS = 90
 
 __all__ = ["apply_push"]
 
@@ -174,9 +178,20 @@ def _create(ctx: _Context, mutation: Mutation) -> MutationResult:
 def _priced(
     ctx: _Context, mutation: Mutation, body: QuoteCreate | OrderCommand, values: dict[str, Any]
 ) -> MutationResult:
-    """A quote or an order, priced with the server's own current catalogue."""
+    """A quote or an order, priced with the server's own catalogue: a quote as of the day it was
+    made (a quote made offline keeps that day's prices), an order with today's."""
+    today = utcnow().date()
+    if isinstance(body, QuoteCreate) and body.issued_on is not None:
+        if not today - timedelta(days=QUOTE_BACKDATE_DAYS) <= body.issued_on <= today + timedelta(days=1):
+            raise Rejected(
+                f"issued_on: {body.issued_on} is more than {QUOTE_BACKDATE_DAYS} days from today:"
+                " make the quote again with today's prices"
+            )
+        day = body.issued_on
+    else:
+        day = today
     try:
-        record, lines = priced_document(ctx.session, mutation.entity, values, body)
+        record, lines = priced_document(ctx.session, mutation.entity, values, body, day)
     except PricingError as exc:
         raise Rejected(str(exc)) from exc
     total = record.gross_amount  # type: ignore[attr-defined]

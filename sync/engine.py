@@ -131,6 +131,12 @@ class _TableWriter:
         self.table = table
         self.columns = [c.name for c in table.columns]
         self._getter = operator.itemgetter(*self.columns)
+        # What a column an older server does not send gets: its default (a NOT NULL column added
+        # since, like a visit's fixed_time or an order's discount), else nothing.
+        self._missing = [
+            c.default.arg if isinstance(c.default, sa.ColumnDefault) and c.default.is_scalar else None
+            for c in table.columns
+        ]
         self._json = [i for i, c in enumerate(table.columns) if isinstance(c.type, sa.JSON)]
         self._orm = [(c.name, conv) for c in table.columns if (conv := _orm_converter(c)) is not None]
         names = ", ".join(f'"{c}"' for c in self.columns)
@@ -155,15 +161,21 @@ class _TableWriter:
     def _rows_from_dicts(self, wire_rows: list[dict[str, Any]]) -> list[Any]:
         try:
             return list(map(self._getter, wire_rows))
-        except KeyError:  # an older server that does not send some column: it stays empty
-            return [tuple(wire.get(name) for name in self.columns) for wire in wire_rows]
+        except KeyError:  # an older server that does not send some column: its default
+            return [
+                tuple(wire.get(name, missing) for name, missing in zip(self.columns, self._missing, strict=True))
+                for wire in wire_rows
+            ]
 
     def _rows_from_arrays(self, columns: list[str], rows: list[list[Any]]) -> list[Any]:
         if columns == self.columns:
             return rows  # the server's columns are the replica's: the decoded arrays go as they are
         where = {name: index for index, name in enumerate(columns)}
-        picks = [where.get(name) for name in self.columns]  # a column the server lacks stays empty
-        return [[row[i] if i is not None else None for i in picks] for row in rows]
+        picks = [where.get(name) for name in self.columns]  # a column the server lacks: its default
+        return [
+            [row[i] if i is not None else missing for i, missing in zip(picks, self._missing, strict=True)]
+            for row in rows
+        ]
 
     def _dump_json(self, rows: list[Any]) -> list[Any]:
         if not self._json:

@@ -9,11 +9,13 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from app.edits import create_record, pending_changes, update_record
+from app.ids import utcnow
 from app.models import (
     Account,
     LifecycleStageChange,
     Order,
     OrderLine,
+    PriceListItem,
     Product,
     Quote,
     QuoteLine,
@@ -21,7 +23,7 @@ from app.models import (
     Ticket,
     Visit,
 )
-from app.mutations import QuoteLineIn, price_lines
+from app.pricing import LineIn, load_catalogue, price
 from server.db import ServerSession
 from sync.engine import SyncEngine
 from tests.integration.test_sync_push import _an_account, _device, _server
@@ -205,10 +207,12 @@ def test_an_order_is_a_command_the_server_reprices(api: TestClient, tmp_path: Pa
         assert sorted(
             line.quantity for line in session.exec(select(OrderLine).where(OrderLine.order_id == order.id))
         ) == [2, 4]
-        # The price list changes on the server before the device hears of it...
+        # The tariff changes on the server before the device hears of it...
         product = session.get(Product, products[0].id)
         assert product is not None
         product.list_price_amount += 100
+        for item in session.exec(select(PriceListItem).where(PriceListItem.product_id == product.id)):
+            item.unit_price_amount += 100
         session.commit()
     with Session(device.replica) as session:
         second = create_record(
@@ -223,7 +227,14 @@ def test_an_order_is_a_command_the_server_reprices(api: TestClient, tmp_path: Pa
     with Session(device.replica) as session:
         refused = pending_changes(session=session)["rejected"]
     with ServerSession(_server(api)) as session:
-        now = sum(x.net_amount + x.tax_amount for x in price_lines(session, [QuoteLineIn(**x) for x in lines], "EUR"))
+        catalogue = load_catalogue(
+            session,
+            account_id=account.id,
+            product_ids=[x["product_id"] for x in lines],
+            currency="EUR",
+            day=utcnow().date(),
+        )
+        now = price(catalogue, [LineIn(**x) for x in lines], currency="EUR").gross_amount
     assert now > shown_total
     assert len(refused) == 1 and refused[0]["id"] == second
     assert refused[0]["reason"].startswith(f"prices changed: this order comes to {now} ")

@@ -37,6 +37,7 @@ def test_a_wire_time_in_any_iso_form_is_stored_in_utc(tmp_path: Path, wire: str,
         "net_amount": 100,
         "tax_amount": 20,
         "gross_amount": 120,
+        "discount_bp": 0,
     }
     with replica.begin() as conn:
         writer.write_batch(conn, list(row), [list(row.values())])
@@ -58,3 +59,28 @@ def test_a_time_without_its_zone_is_refused(tmp_path: Path) -> None:
     row = dict.fromkeys(writer.columns) | {"id": "x", "version": 1, "updated_at": "2026-03-29T01:30:05"}
     with pytest.raises(SyncError, match="cannot store"), replica.begin() as conn:
         writer.write(conn, [row])
+
+
+def test_a_column_an_older_server_does_not_send_gets_its_default(tmp_path: Path) -> None:
+    """An older server knows nothing of an order's discount (a NOT NULL column added since)."""
+    replica = open_replica(tmp_path)
+    writer = _WRITERS["order"]
+    old = [c for c in writer.columns if c != "discount_bp"]
+    row = dict.fromkeys(old) | {
+        "id": "0192f000-0000-7000-8000-000000000002",
+        "version": 1,
+        "updated_at": "2026-03-29T01:30:05Z",
+        "account_id": "0192f000-0000-7000-8000-0000000000aa",
+        "ordered_at": "2026-03-29T01:30:05Z",
+        "status": "confirmed",
+        "currency": "EUR",
+        "net_amount": 100,
+        "tax_amount": 20,
+        "gross_amount": 120,
+    }
+    with replica.begin() as conn:
+        writer.write_batch(conn, old, [[row[c] for c in old]])  # a pulled page
+        writer.write(conn, [row | {"id": "0192f000-0000-7000-8000-000000000003"}])  # a change
+    with Session(replica) as session:
+        orders = [session.get(Order, i) for i in (row["id"], "0192f000-0000-7000-8000-000000000003")]
+    assert [o.discount_bp if o else None for o in orders] == [0, 0]
