@@ -13,7 +13,7 @@ __all__ = ["sqlite_engine"]
 CACHE_KIB = 16 * 1024
 
 
-def sqlite_engine(url: str, *, foreign_keys: bool, **kwargs: Any) -> Engine:
+def sqlite_engine(url: str, *, foreign_keys: bool, busy_timeout_ms: int = 10_000, **kwargs: Any) -> Engine:
     """WAL with synchronous=NORMAL (durable at each checkpoint, fast commits) and a busy timeout.
 
     The replica leaves foreign keys unenforced: a pull page may bring a child before its parent.
@@ -25,7 +25,7 @@ def sqlite_engine(url: str, *, foreign_keys: bool, **kwargs: Any) -> Engine:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         # A page cache that holds a customer's whole history (a card reads a few hundred pages)
         # where SQLite's default keeps 2 MiB. Memory-mapped reads were tried: no faster here,
         # and every mapped page of the file counts in the app's memory.

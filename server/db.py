@@ -30,6 +30,7 @@ from server.models import ChangeLog, FieldChange
 __all__ = [
     "PendingChange",
     "ServerSession",
+    "begin_write",
     "get_engine",
     "make_engine",
     "DEVICE",
@@ -39,6 +40,8 @@ __all__ = [
     "savepoint",
 ]
 
+#: How long a server request waits for SQLite's write lock before giving up.
+SQLITE_BUSY_MS = 60_000
 #: Any constant shared by every server process: the lock that orders change-log commits.
 CHANGE_LOG_LOCK = 0x7465727261696E  # "terrain"
 _PENDING = "terrain_pending_changes"
@@ -67,7 +70,8 @@ class ServerSession(Session):
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
-        return sqlite_engine(url, foreign_keys=True, **kwargs)
+        # Writers queue for SQLite's one write lock: a push of a thousand changes takes seconds.
+        return sqlite_engine(url, foreign_keys=True, busy_timeout_ms=SQLITE_BUSY_MS, **kwargs)
     return sa.create_engine(url, pool_pre_ping=True, **kwargs)
 
 
@@ -81,6 +85,19 @@ def get_engine() -> Engine:
 def record_changes(session: Session, changes: Iterable[PendingChange]) -> None:
     """Queue change-log rows for writes made outside the ORM (bulk Core inserts)."""
     session.info.setdefault(_PENDING, []).extend(changes)
+
+
+def begin_write(session: Session) -> None:
+    """Begin the session's transaction as a writer, before its first read.
+
+    On SQLite, a transaction that read first and writes later fails at once ("database is
+    locked", no waiting) when another writer committed in between: BEGIN IMMEDIATE takes the
+    write lock first, so concurrent pushes wait their turn (busy timeout) instead of failing.
+    PostgreSQL's row locks need nothing of the kind.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite" and not connection.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def lock_change_log(session: Session) -> None:

@@ -58,6 +58,9 @@ class Device(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: A short number of the device's own, given at its first sign-in: the prefix of the
+    #: provisional numbers it makes offline, so two devices' never collide.
+    number: int | None = Field(default=None, unique=True)
 
 
 class RefreshToken(SQLModel, table=True):
@@ -134,6 +137,16 @@ class ServerState(SQLModel, table=True):
     value: str
 
 
+class DocumentCounter(SQLModel, table=True):
+    """The last number given of a kind in a year (quotes' legal numbers, devices' numbers): one
+    row each, incremented in the transaction that uses the number, so none is lost or doubled."""
+
+    __tablename__ = "document_counter"
+    kind: str = Field(primary_key=True, max_length=20)
+    year: int = Field(primary_key=True)
+    last: int = 0
+
+
 #: server_state key: the change log holds no entry at or below this sequence number.
 COMPACTED_THROUGH = "change_log_compacted_through"
 
@@ -145,4 +158,5 @@ SERVER_TABLES = (
     "processed_mutation",
     "field_change",
     "server_state",
+    "document_counter",
 )

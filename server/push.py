@@ -10,6 +10,7 @@ comes back as a conflict for the rep to settle.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -24,6 +25,7 @@ from app.models import (
     Account,
     Contact,
     LifecycleStageChange,
+    Quote,
     Record,
     Reminder,
     Visit,
@@ -41,12 +43,15 @@ from app.mutations import (
     priced_document,
 )
 from app.pricing import PricingError
-from server.db import DEVICE, savepoint
-from server.models import ChangeLog, FieldChange, ProcessedMutation, Role, User
+from server.db import DEVICE, begin_write, savepoint
+from server.models import ChangeLog, Device, FieldChange, ProcessedMutation, Role, User
+from server.numbering import legal_quote_number
 from server.pull import wire_row
 from server.scope import scope_owner_ids
 from sync.wire import FieldConflict, Mutation, MutationResult, PushRequest, PushResponse
 
+#: A provisional quote number: P, the device's number, a dash, the device's own count.
+PROVISIONAL = re.compile(r"P(\d{1,9})-(\d{1,9})")
 #: How far back a quote made offline may be dated and still keep its day's prices.
 QUOTE_BACKDATE_DAYS = 90
 
@@ -175,12 +180,25 @@ def _create(ctx: _Context, mutation: Mutation) -> MutationResult:
     return MutationResult(mid=mutation.mid, status="applied", version=1)
 
 
+def _check_provisional_number(session: Session, number: str) -> None:
+    """A provisional number is the device's own (`P<device number>-<its count>`): no other
+    device can have made it."""
+    device = session.get(Device, session.info.get(DEVICE))
+    found = PROVISIONAL.fullmatch(number)
+    if device is not None and device.number is not None and (found is None or int(found[1]) != device.number):
+        raise Rejected(
+            f"provisional_number: {number!r} is not one of this device's (P{device.number}-...): update the app"
+        )
+
+
 def _priced(
     ctx: _Context, mutation: Mutation, body: QuoteCreate | OrderCommand, values: dict[str, Any]
 ) -> MutationResult:
     """A quote or an order, priced with the server's own catalogue: a quote as of the day it was
     made (a quote made offline keeps that day's prices), an order with today's."""
     today = utcnow().date()
+    if isinstance(body, QuoteCreate):
+        _check_provisional_number(ctx.session, body.provisional_number)
     if isinstance(body, QuoteCreate) and body.issued_on is not None:
         if not today - timedelta(days=QUOTE_BACKDATE_DAYS) <= body.issued_on <= today + timedelta(days=1):
             raise Rejected(
@@ -200,6 +218,10 @@ def _priced(
             f"prices changed: this order comes to {total} (minor units of {body.currency}) on the server,"
             f" not {body.expected_gross_amount}: check it with the customer and place it again"
         )
+    if isinstance(record, Quote):
+        # The legal number, in the year's sequence: given here, in this mutation's savepoint, so
+        # a quote refused after this point gives its number back.
+        record.legal_number = legal_quote_number(ctx.session, today.year)
     ctx.session.add(record)
     ctx.session.flush()
     ctx.session.add_all(lines)
@@ -320,6 +342,7 @@ def _current_row(ctx: _Context, mutation: Mutation) -> dict[str, Any] | None:
 
 
 def apply_push(*, session: Session, user: User, device_id: str, push: PushRequest) -> PushResponse:
+    begin_write(session)
     mids = [m.mid for m in push.mutations]
     done = {
         p.mid: p

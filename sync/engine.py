@@ -327,6 +327,7 @@ class SyncEngine:
             username=tokens.user.username,
             full_name=tokens.user.full_name,
             role=tokens.user.role,
+            device_number=str(tokens.device_number) if tokens.device_number is not None else None,
         )
         self._keep_targets(tokens.user)
         self._access_token = tokens.access_token
@@ -360,6 +361,8 @@ class SyncEngine:
         self._access_token = tokens.access_token
         self.token_store.save(self._token_key(), tokens.refresh_token)
         self._keep_targets(tokens.user)
+        if tokens.device_number is not None and self.state().get("device_number") is None:
+            self._set_state(device_number=str(tokens.device_number))  # numbered since it signed in
 
     def _keep_targets(self, user: UserInfo) -> None:
         """The monthly targets, as the server has them now (they may change between sign-ins)."""

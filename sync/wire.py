@@ -82,6 +82,8 @@ class TokenResponse(BaseModel):
     expires_in: int
     refresh_token: str
     user: UserInfo
+    #: The device's own number: the prefix of the provisional numbers it gives quotes offline.
+    device_number: int | None = None
 
 
 #: How many mutations one push may carry; a device sends more in several pushes.

@@ -11,8 +11,10 @@ from sqlmodel import select
 
 from app.ids import utcnow
 from app.models import table_of
+from server.db import begin_write
 from server.deps import SessionDep
 from server.models import Device, RefreshToken, User
+from server.numbering import DEVICE_NUMBER, next_number
 from server.scope import user_info
 from server.security import (
     hash_refresh_token,
@@ -41,6 +43,7 @@ def token(
 ) -> TokenResponse:
     """Sign in with a password (`grant_type=password`) or renew with a refresh token."""
     now = utcnow()
+    begin_write(session)  # a sign-in writes (the device, its number, a refresh token)
     if grant_type == "password":
         if not username or not password or not device_id:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "username, password and device_id are required")
@@ -98,6 +101,8 @@ def token(
         )
     )
     device.last_seen_at = now
+    if device.number is None:
+        device.number = next_number(session, DEVICE_NUMBER)
     session.commit()
     access = issue_access_token(
         secret=request.app.state.secret_key,
@@ -110,4 +115,5 @@ def token(
         expires_in=settings.access_token_minutes * 60,
         refresh_token=refresh,
         user=user_info(session, user),
+        device_number=device.number,
     )

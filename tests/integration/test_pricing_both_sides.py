@@ -11,10 +11,10 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from app.edits import create_record
 from app.ids import new_id
 from app.models import Account, PriceList, PriceListItem, Product, Quote, QuoteLine, TaxRate
 from app.pricing import load_catalogue
+from app.quotes import create_quote
 from server.db import ServerSession
 from server.models import User
 from tests.integration.test_sync_push import _device, _server
@@ -69,16 +69,7 @@ def test_quotes_priced_on_the_device_and_on_the_server_agree_to_the_cent(api: Te
                 for product in rng.sample(products, rng.randint(1, 6))
             ]
             discount = rng.choice((0, 0, 500, 750, 1000))
-            quote = create_record(
-                session=session,
-                entity="quote",
-                fields={
-                    "account_id": account_id,
-                    "provisional_number": f"P-TEST-{number:04d}",
-                    "discount_bp": discount,
-                    "lines": lines,
-                },
-            )
+            quote = create_quote(session=session, account_id=account_id, discount_bp=discount, lines=lines)
             assert isinstance(quote, Quote)
             made[quote.id] = (quote.net_amount, quote.tax_amount, quote.gross_amount)
             catalogue = load_catalogue(

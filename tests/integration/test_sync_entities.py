@@ -24,6 +24,7 @@ from app.models import (
     Visit,
 )
 from app.pricing import LineIn, load_catalogue, price
+from app.quotes import create_quote
 from server.db import ServerSession
 from sync.engine import SyncEngine
 from tests.integration.test_sync_push import _an_account, _device, _server
@@ -146,20 +147,16 @@ def test_a_quote_is_priced_the_same_on_both_sides_and_changed_only_from_its_late
     account = _an_account(api, "alice")
     products = _products(phone, 3)
     with Session(phone.replica) as session:
-        quote = create_record(
+        quote = create_quote(
             session=session,
-            entity="quote",
-            fields={
-                "account_id": account.id,
-                "provisional_number": "P-PHONE-0001",
-                "lines": [
-                    {"product_id": products[0].id, "quantity": 3},
-                    {"product_id": products[1].id, "quantity": 7, "discount_bp": 1250},
-                    {"product_id": products[2].id, "quantity": 1},
-                ],
-            },
+            account_id=account.id,
+            lines=[
+                {"product_id": products[0].id, "quantity": 3},
+                {"product_id": products[1].id, "quantity": 7, "discount_bp": 1250},
+                {"product_id": products[2].id, "quantity": 1},
+            ],
         )
-        device_totals = (quote.net_amount, quote.tax_amount, quote.gross_amount)  # type: ignore[attr-defined]
+        device_totals = (quote.net_amount, quote.tax_amount, quote.gross_amount)
     phone.sync()
     with ServerSession(_server(api)) as session:
         stored = session.get(Quote, quote.id)
