@@ -500,6 +500,11 @@ class Quote(Record, table=True):
     signed_by: str | None = Field(default=None, max_length=200)
     signed_at: datetime | None = _when()
     created_by: str | None = Field(default=None, max_length=36)
+    #: None, or "needed" (its discounts are above the server's threshold), "approved", "refused".
+    approval: str | None = Field(default=None, sa_type=sa.String(20), max_length=20)
+    approval_note: str | None = Field(default=None, max_length=500)
+    approved_by: str | None = Field(default=None, max_length=36)
+    approved_at: datetime | None = _when()
 
 
 class QuoteLine(Record, table=True):

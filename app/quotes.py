@@ -8,17 +8,121 @@ count is the device's own, kept in the replica with the quote. The server gives 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from app.edits import InvalidEdit, create_record
-from app.models import Quote
+from app.edits import InvalidEdit, create_record, update_record
+from app.ids import utcnow
+from app.models import Order, Quote, QuoteLine
+from app.money import BASIS_POINTS, round_div
 from sync.state import read_state, write_state
 
-__all__ = ["create_quote", "next_provisional_number"]
+__all__ = [
+    "QUOTE_STEPS",
+    "create_quote",
+    "discount_share_bp",
+    "next_provisional_number",
+    "order_from_quote",
+    "quote_status_problem",
+    "set_quote_status",
+]
+
+#: Where a quote may go from each status (the server moves an accepted one to "ordered" when its
+#: order arrives).
+QUOTE_STEPS: dict[str, frozenset[str]] = {
+    "draft": frozenset({"sent", "accepted", "refused", "expired"}),
+    "sent": frozenset({"accepted", "refused", "expired"}),
+    "accepted": frozenset(),
+    "refused": frozenset(),
+    "expired": frozenset(),
+    "ordered": frozenset(),
+}
+
+
+def discount_share_bp(quote: Quote, lines: Sequence[Any]) -> int:
+    """How much of its prices the quote's discounts take off (its lines' and its own), in basis
+    points of the lines at their unit prices: 1 - net / (sum of quantity x unit price)."""
+    before = sum(line.quantity * line.unit_price_amount for line in lines)
+    if before <= 0:
+        return 0
+    return round_div((before - quote.net_amount) * BASIS_POINTS, before)
+
+
+def quote_status_problem(quote: Quote, status: str) -> str | None:
+    """Why the quote cannot go to `status` now, or None: the steps of QUOTE_STEPS, and a quote
+    whose discount awaits or was refused approval is neither sent nor accepted."""
+    if status == quote.status:
+        return None
+    if status not in QUOTE_STEPS.get(quote.status, frozenset()):
+        return f"a quote {quote.status} cannot become {status}"
+    if status in ("sent", "accepted") and quote.approval == "needed":
+        return "this quote's discount awaits a manager's approval: it can be sent or accepted once approved"
+    if status in ("sent", "accepted") and quote.approval == "refused":
+        note = f" ({quote.approval_note})" if quote.approval_note else ""
+        return f"a manager refused this quote's discount{note}: make a new quote"
+    return None
+
+
+def set_quote_status(
+    *,
+    session: Session,
+    quote_id: str,
+    status: str,
+    signed_by: str | None = None,
+    signed_at: datetime | None = None,
+) -> Quote:
+    """Send, accept (with who signed and when), refuse or expire a quote, here and at the server."""
+    quote = session.get(Quote, quote_id)
+    if quote is None:
+        raise InvalidEdit(f"no quote {quote_id} on this device")
+    problem = quote_status_problem(quote, status)
+    if problem:
+        raise InvalidEdit(problem)
+    changes: dict[str, Any] = {"status": status}
+    if signed_by is not None:
+        changes |= {"signed_by": signed_by, "signed_at": signed_at or utcnow()}
+    changed = update_record(session=session, entity="quote", record_id=quote_id, changes=changes)
+    assert isinstance(changed, Quote)
+    return changed
+
+
+def order_from_quote(*, session: Session, quote_id: str, author_id: str | None = None) -> Order:
+    """The order of an accepted quote: its products, quantities and discounts, sent as a command
+    that the server prices with its own prices (refused, with the reason, if the total differs)."""
+    quote = session.get(Quote, quote_id)
+    if quote is None:
+        raise InvalidEdit(f"no quote {quote_id} on this device")
+    if quote.status != "accepted":
+        raise InvalidEdit(f"this quote is {quote.status}: only an accepted quote becomes an order")
+    lines = session.exec(select(QuoteLine).where(QuoteLine.quote_id == quote_id).order_by(col(QuoteLine.id))).all()
+    fields = {
+        "account_id": quote.account_id,
+        "contact_id": quote.contact_id,
+        "quote_id": quote.id,
+        "ordered_at": utcnow(),
+        "currency": quote.currency,
+        "discount_bp": quote.discount_bp,
+        "lines": [
+            {"product_id": line.product_id, "quantity": line.quantity, "discount_bp": line.discount_bp}
+            for line in _in_quote_order(quote.id, lines)
+            if line.product_id is not None
+        ],
+    }
+    order = create_record(
+        session=session, entity="order", fields={k: v for k, v in fields.items() if v is not None}, author_id=author_id
+    )
+    assert isinstance(order, Order)
+    return order
+
+
+def _in_quote_order(quote_id: str, lines: Sequence[QuoteLine]) -> list[QuoteLine]:
+    """The lines in the order they were written (their ids derive from the quote's and a rank)."""
+    rank = {str(uuid.uuid5(uuid.UUID(quote_id), f"line-{n}")): n for n in range(1, len(lines) + 1)}
+    return sorted(lines, key=lambda line: rank.get(line.id, len(lines) + 1))
 
 
 def next_provisional_number(session: Session) -> str:
@@ -65,4 +169,13 @@ def create_quote(
         session.rollback()  # the count too: the next quote takes this number
         raise
     assert isinstance(quote, Quote)
+    threshold = read_state(session).get("quote_approval_discount_bp")
+    if threshold is not None and quote.approval is None:
+        lines_here = session.exec(select(QuoteLine).where(QuoteLine.quote_id == quote.id)).all()
+        if discount_share_bp(quote, lines_here) > int(threshold):
+            # What the server will say when it arrives: shown now, so the rep knows offline.
+            quote.approval = "needed"
+            session.add(quote)
+            session.commit()
+            session.refresh(quote)
     return quote

@@ -32,6 +32,7 @@ from app.models import (
     blank_required_field,
     table_of,
 )
+from app.money import format_money
 from app.mutations import (
     AUTHOR_FIELD,
     CREATES,
@@ -43,6 +44,7 @@ from app.mutations import (
     priced_document,
 )
 from app.pricing import PricingError
+from app.quotes import discount_share_bp, quote_status_problem
 from server.db import DEVICE, begin_write, savepoint
 from server.models import ChangeLog, Device, FieldChange, ProcessedMutation, Role, User
 from server.numbering import legal_quote_number
@@ -50,6 +52,8 @@ from server.pull import wire_row
 from server.scope import scope_owner_ids
 from sync.wire import FieldConflict, Mutation, MutationResult, PushRequest, PushResponse
 
+#: A quote with discounts above this share of its prices (basis points) waits for approval.
+DEFAULT_APPROVAL_BP = 1500
 #: A provisional quote number: P, the device's number, a dash, the device's own count.
 PROVISIONAL = re.compile(r"P(\d{1,9})-(\d{1,9})")
 #: How far back a quote made offline may be dated and still keep its day's prices.
@@ -84,8 +88,11 @@ _DELETABLE: dict[str, type[Record]] = {"contact": Contact}
 class _Context:
     """Who pushes, and how far their device had pulled when it made these changes."""
 
-    def __init__(self, session: Session, user: User, pulled_through: int | None) -> None:
+    def __init__(
+        self, session: Session, user: User, pulled_through: int | None, approval_bp: int = DEFAULT_APPROVAL_BP
+    ) -> None:
         self.session, self.user, self.pulled_through = session, user, pulled_through
+        self.approval_bp = approval_bp
         self._owners: list[str] | None | bool = False
 
     def owners(self) -> list[str] | None:
@@ -215,10 +222,20 @@ def _priced(
     total = record.gross_amount  # type: ignore[attr-defined]
     if isinstance(body, OrderCommand) and total != body.expected_gross_amount:
         raise Rejected(
-            f"prices changed: this order comes to {total} (minor units of {body.currency}) on the server,"
-            f" not {body.expected_gross_amount}: check it with the customer and place it again"
+            f"prices changed: this order comes to {format_money(total, body.currency, 'en')} with today's prices,"
+            f" not {format_money(body.expected_gross_amount, body.currency, 'en')}:"
+            " check it with the customer and place it again"
         )
+    if isinstance(body, OrderCommand) and body.quote_id is not None:
+        quote = ctx.session.get(Quote, body.quote_id)
+        if quote is None or quote.account_id != body.account_id:
+            raise Rejected("quote_id: no such quote for this customer")
+        if quote.status != "accepted":
+            raise Rejected(f"this quote is {quote.status}: only an accepted quote becomes an order")
+        quote.status = "ordered"
     if isinstance(record, Quote):
+        if discount_share_bp(record, lines) > ctx.approval_bp:
+            record.approval = "needed"
         # The legal number, in the year's sequence: given here, in this mutation's savepoint, so
         # a quote refused after this point gives its number back.
         record.legal_number = legal_quote_number(ctx.session, today.year)
@@ -248,6 +265,10 @@ def _update(ctx: _Context, mutation: Mutation) -> MutationResult:
         raise Rejected(
             f"this {mutation.entity} changed on the server since you opened it: review it and make your change again"
         )
+    if isinstance(record, Quote) and "status" in changes:
+        problem = quote_status_problem(record, changes["status"])
+        if problem:
+            raise Rejected(problem)
     if isinstance(record, Visit):
         written = [f for f in REPORT_FIELDS & set(changes) if getattr(record, f) not in (None, changes[f])]
         if written:
@@ -341,7 +362,10 @@ def _current_row(ctx: _Context, mutation: Mutation) -> dict[str, Any] | None:
     return wire_row(ctx.session.connection(), mutation.entity, record.id)
 
 
-def apply_push(*, session: Session, user: User, device_id: str, push: PushRequest) -> PushResponse:
+def apply_push(
+    *, session: Session, user: User, device_id: str, push: PushRequest, approval_bp: int = DEFAULT_APPROVAL_BP
+) -> PushResponse:
+    """`approval_bp`: the discount above which a quote waits for a manager's approval."""
     begin_write(session)
     mids = [m.mid for m in push.mutations]
     done = {
@@ -352,7 +376,7 @@ def apply_push(*, session: Session, user: User, device_id: str, push: PushReques
             )
         )
     }
-    ctx = _Context(session, user, push.pulled_through)
+    ctx = _Context(session, user, push.pulled_through, approval_bp)
     results: list[MutationResult] = []
     for mutation in sorted(push.mutations, key=lambda m: m.mid):
         previous = done.get(mutation.mid)

@@ -66,7 +66,7 @@ def scope_targets(session: Session, user: User) -> Targets:
     return Targets(sum(revenue) if revenue else None, sum(orders) if orders else None, currency)
 
 
-def user_info(session: Session, user: User) -> UserInfo:
+def user_info(session: Session, user: User, quote_approval_discount_bp: int | None = None) -> UserInfo:
     """Who signed in, as the device keeps it: with the monthly targets of their scope."""
     targets = scope_targets(session, user)
     return UserInfo(
@@ -77,4 +77,5 @@ def user_info(session: Session, user: User) -> UserInfo:
         monthly_revenue_target_amount=targets.revenue_amount,
         monthly_order_target=targets.orders,
         target_currency=targets.currency,
+        quote_approval_discount_bp=quote_approval_discount_bp,
     )

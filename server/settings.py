@@ -22,6 +22,9 @@ class ServerSettings(BaseSettings):
     secret_key: str = ""
     access_token_minutes: int = 15
     refresh_token_days: int = 30
+    #: A quote whose discounts (its lines' and its own) take more than this share off its prices
+    #: (basis points: 1500 is 15 %) waits for a manager's approval before it can be sent.
+    quote_approval_discount_bp: int = 1500
     pull_page_max: int = 5000
     pull_page_default: int = 1000
 

@@ -370,6 +370,7 @@ class SyncEngine:
             monthly_revenue_target_amount=_text(user.monthly_revenue_target_amount),
             monthly_order_target=_text(user.monthly_order_target),
             target_currency=user.target_currency,
+            quote_approval_discount_bp=_text(user.quote_approval_discount_bp),
         )
 
     def _authorized(self, method: str, url: str, **kwargs: Any) -> httpx.Response:

@@ -73,6 +73,9 @@ class UserInfo(BaseModel):
     monthly_revenue_target_amount: int | None = None
     monthly_order_target: int | None = None
     target_currency: str = "EUR"
+    #: Above this discount (basis points) a quote waits for a manager's approval; absent from
+    #: older servers.
+    quote_approval_discount_bp: int | None = None
 
 
 class TokenResponse(BaseModel):

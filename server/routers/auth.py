@@ -114,6 +114,6 @@ def token(
         access_token=access,
         expires_in=settings.access_token_minutes * 60,
         refresh_token=refresh,
-        user=user_info(session, user),
+        user=user_info(session, user, settings.quote_approval_discount_bp),
         device_number=device.number,
     )

@@ -46,4 +46,10 @@ def push(request: Request, session: SessionDep, user: CurrentUser, body: PushReq
         raise HTTPException(
             status.HTTP_426_UPGRADE_REQUIRED, "this version of the app is too old for the server: please update it"
         )
-    return apply_push(session=session, user=user, device_id=body.client_id, push=body)
+    return apply_push(
+        session=session,
+        user=user,
+        device_id=body.client_id,
+        push=body,
+        approval_bp=request.app.state.settings.quote_approval_discount_bp,
+    )

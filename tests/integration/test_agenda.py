@@ -7,7 +7,6 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -30,6 +29,7 @@ from app.models import Account, Contact, Product, Reminder, Visit
 from app.replica import REPLICA_FILE, open_replica
 from sync.engine import SyncEngine
 from tests.conftest import DEMO_DAY
+from tests.integration.conftest import push_updates
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 PARIS = ZoneInfo("Europe/Paris")
@@ -132,20 +132,6 @@ def test_visits_planned_moved_cancelled_checked_in_and_reported_offline_reach_th
     assert reminder.due_at == datetime(2026, 12, 3, 8, tzinfo=UTC)
 
 
-def _push_visit_edits(
-    api: TestClient, device: SyncEngine, visit_id: str, version: int, first_mid: int, *edits: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """Push edits of a visit as a device would, bypassing the device's own checks; the results."""
-    mutations = [
-        {"mid": first_mid + n, "entity": "visit", "id": visit_id, "op": "update", "base_version": version, "fields": f}
-        for n, f in enumerate(edits)
-    ]
-    body = {"client_id": device.state()["device_id"], "schema_version": 1, "mutations": mutations}
-    headers = {"Authorization": f"Bearer {device._access_token}"}
-    results: list[dict[str, Any]] = api.post("/api/v1/sync/push", json=body, headers=headers).json()["results"]
-    return results
-
-
 def test_a_report_names_who_was_met_and_the_products_shown_once_and_the_server_keeps_them(
     api: TestClient, alice: SyncEngine
 ) -> None:
@@ -189,8 +175,15 @@ def test_a_report_names_who_was_met_and_the_products_shown_once_and_the_server_k
         assert stored.met_contact_id == met[0] and stored.products_presented == [products[1].id, products[0].id]
         version = stored.version
     # A device that names someone of another customer, or rewrites the report, is refused.
-    results = _push_visit_edits(
-        api, alice, visit_id, version, 9_001, {"met_contact_id": elsewhere.id}, {"products_presented": [products[0].id]}
+    results = push_updates(
+        api,
+        alice,
+        "visit",
+        visit_id,
+        version,
+        9_001,
+        {"met_contact_id": elsewhere.id},
+        {"products_presented": [products[0].id]},
     )
     assert [r["status"] for r in results] == ["rejected", "rejected"]
     assert "already written" in results[0]["reason"] and "already written" in results[1]["reason"]
@@ -206,8 +199,15 @@ def test_the_server_refuses_a_visit_naming_a_contact_of_another_customer(api: Te
         elsewhere = session.exec(select(Contact).where(Contact.account_id != visit.account_id)).first()
         assert elsewhere is not None
         visit_id, version, contact_before = visit.id, visit.version, visit.contact_id
-    results = _push_visit_edits(
-        api, alice, visit_id, version, 9_101, {"contact_id": elsewhere.id}, {"products_presented": ["not an id"]}
+    results = push_updates(
+        api,
+        alice,
+        "visit",
+        visit_id,
+        version,
+        9_101,
+        {"contact_id": elsewhere.id},
+        {"products_presented": ["not an id"]},
     )
     assert [r["status"] for r in results] == ["rejected", "rejected"]
     assert "not (or no longer) a contact of this customer" in results[0]["reason"]

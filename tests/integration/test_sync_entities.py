@@ -234,5 +234,5 @@ def test_an_order_is_a_command_the_server_reprices(api: TestClient, tmp_path: Pa
         now = price(catalogue, [LineIn(**x) for x in lines], currency="EUR").gross_amount
     assert now > shown_total
     assert len(refused) == 1 and refused[0]["id"] == second
-    assert refused[0]["reason"].startswith(f"prices changed: this order comes to {now} ")
-    assert f"not {shown_total}" in refused[0]["reason"]
+    assert refused[0]["reason"].startswith(f"prices changed: this order comes to €{now / 100:,.2f} ")
+    assert f"not €{shown_total / 100:,.2f}" in refused[0]["reason"]
