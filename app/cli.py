@@ -199,6 +199,33 @@ def _export_vcard(args: argparse.Namespace) -> int:
     return _write_export("".join(cards).encode(), args.out, _how_many(len(cards), "contact"))
 
 
+def _quote_pdf(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from app.i18n import Translator
+    from app.preferences import Preferences
+    from app.quote_pdf import QuoteNotFound, find_quote, quote_pdf
+    from app.replica import open_replica
+
+    data_dir = _data_dir(args)
+    prefs = Preferences.load(data_dir)
+    engine = open_replica(data_dir)
+    try:
+        with Session(engine) as session:
+            try:
+                quote = find_quote(session, args.quote)
+            except QuoteNotFound as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            content = quote_pdf(
+                session=session, quote=quote, t=Translator(args.lang or prefs.language, prefs.time_zone)
+            )
+            name = quote.legal_number or quote.provisional_number
+    finally:
+        engine.dispose()
+    return _write_export(content, args.out, f"quote {name}")
+
+
 def _run_app(args: argparse.Namespace) -> int:
     from views.main import run
 
@@ -263,6 +290,16 @@ def build_parser() -> argparse.ArgumentParser:
     vcard.add_argument("--data-dir", default=argparse.SUPPRESS)
     vcard.add_argument("--out", metavar="FILE", type=Path, help="the file to write (default: standard output)")
     vcard.set_defaults(handler=_export_vcard)
+
+    quote = commands.add_parser("quote", help="quotes on this device")
+    quote.add_argument("--data-dir", default=argparse.SUPPRESS)
+    actions = quote.add_subparsers(dest="action", required=True, metavar="{pdf}")
+    pdf = actions.add_parser("pdf", help="a quote as a PDF, by id, legal or provisional number")
+    pdf.add_argument("--data-dir", default=argparse.SUPPRESS)
+    pdf.add_argument("quote", help="the quote's id, legal number (Q-2026-000042) or provisional number (P3-00012)")
+    pdf.add_argument("--out", metavar="FILE", type=Path, help="the file to write (default: standard output)")
+    pdf.add_argument("--lang", choices=["fr", "en"], help="language of the PDF (default: the app's)")
+    pdf.set_defaults(handler=_quote_pdf)
     return parser
 
 

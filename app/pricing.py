@@ -51,6 +51,7 @@ __all__ = [
     "VatLine",
     "load_catalogue",
     "price",
+    "vat_by_rate",
 ]
 
 #: Where a unit price comes from, the first that has one wins.
@@ -179,12 +180,7 @@ def price(catalogue: Catalogue, lines: Sequence[LineIn], *, currency: str, disco
     bases: dict[int, int] = {}
     for done in priced:
         bases[done.tax_rate_bp] = bases.get(done.tax_rate_bp, 0) + done.net_amount
-    vat = []
-    discount_amount = 0
-    for rate, base in sorted(bases.items(), reverse=True):
-        off = round_div(base * discount_bp, BASIS_POINTS)
-        discount_amount += off
-        vat.append(VatLine(rate, base - off, round_div((base - off) * rate, BASIS_POINTS)))
+    vat, discount_amount = vat_by_rate(bases, discount_bp)
     return PricedDocument(
         currency=currency,
         discount_bp=discount_bp,
@@ -195,6 +191,18 @@ def price(catalogue: Catalogue, lines: Sequence[LineIn], *, currency: str, disco
         net_amount=sum(v.base_amount for v in vat),
         tax_amount=sum(v.tax_amount for v in vat),
     )
+
+
+def vat_by_rate(bases: dict[int, int], discount_bp: int) -> tuple[list[VatLine], int]:
+    """Rules 3 and 4: each rate's base (the sum of its lines' nets) less the document's discount,
+    and its VAT, highest rate first; with the discount taken off in all."""
+    vat = []
+    discount_amount = 0
+    for rate, base in sorted(bases.items(), reverse=True):
+        off = round_div(base * discount_bp, BASIS_POINTS)
+        discount_amount += off
+        vat.append(VatLine(rate, base - off, round_div((base - off) * rate, BASIS_POINTS)))
+    return vat, discount_amount
 
 
 def load_catalogue(
