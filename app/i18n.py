@@ -395,6 +395,59 @@ _MESSAGES: dict[str, dict[str, str]] = {
     "pdf.sign_here": {"fr": "Bon pour accord (date et signature) :", "en": "Accepted (date and signature):"},
     "pdf.capital": {"fr": "capital {capital}", "en": "capital {capital}"},
     "pdf.page": {"fr": "page {page}", "en": "page {page}"},
+    "quote.new": {"fr": "Nouveau devis", "en": "New quote"},
+    "quote.new_for": {"fr": "Nouveau devis : {account}", "en": "New quote: {account}"},
+    "quote.add_product": {"fr": "Ajouter un produit (nom, référence)", "en": "Add a product (name, reference)"},
+    "quote.quantity": {"fr": "Quantité", "en": "Quantity"},
+    "quote.line_discount": {"fr": "Remise %", "en": "Discount %"},
+    "quote.quantity_line": {"fr": "Quantité, ligne {line}", "en": "Quantity, line {line}"},
+    "quote.discount_line": {"fr": "Remise %, ligne {line}", "en": "Discount %, line {line}"},
+    "quote.discount": {"fr": "Remise sur le devis %", "en": "Quote discount %"},
+    "quote.remove": {"fr": "Retirer la ligne", "en": "Remove the line"},
+    "quote.empty": {"fr": "Ajoutez un produit.", "en": "Add a product."},
+    "quote.totals": {"fr": "Total HT {net} · TVA {tax} · TTC {gross}", "en": "Net {net} · VAT {tax} · Total {gross}"},
+    "quote.vat_line": {"fr": "TVA {rate} : {amount}", "en": "VAT {rate}: {amount}"},
+    "quote.bad_quantity": {
+        "fr": "Ligne {line} : une quantité entière, 1 ou plus.",
+        "en": "Line {line}: a whole quantity, 1 or more.",
+    },
+    "quote.bad_discount": {
+        "fr": "Ligne {line} : une remise entre 0 et 100 %.",
+        "en": "Line {line}: a discount between 0 and 100 %.",
+    },
+    "quote.bad_quote_discount": {
+        "fr": "La remise sur le devis : entre 0 et 100 %.",
+        "en": "The quote discount: between 0 and 100 %.",
+    },
+    "quote.save": {"fr": "Enregistrer le devis", "en": "Save the quote"},
+    "quote.provisional": {"fr": "{number} (provisoire)", "en": "{number} (provisional)"},
+    "quote.status_draft": {"fr": "Brouillon", "en": "Draft"},
+    "quote.status_sent": {"fr": "Envoyé", "en": "Sent"},
+    "quote.status_accepted": {"fr": "Accepté", "en": "Accepted"},
+    "quote.status_refused": {"fr": "Refusé", "en": "Refused"},
+    "quote.status_expired": {"fr": "Expiré", "en": "Expired"},
+    "quote.status_ordered": {"fr": "Commandé", "en": "Ordered"},
+    "quote.approval_needed": {
+        "fr": "remise à faire valider par un manager",
+        "en": "discount awaiting a manager's approval",
+    },
+    "quote.approval_approved": {"fr": "remise validée", "en": "discount approved"},
+    "quote.approval_refused": {"fr": "remise refusée", "en": "discount refused"},
+    "quote.signed_by": {"fr": "signé par {name}", "en": "signed by {name}"},
+    "quote.quote_discount": {"fr": "Remise sur le devis : {rate}", "en": "Quote discount: {rate}"},
+    "quote.send": {"fr": "Marquer envoyé", "en": "Mark as sent"},
+    "quote.sign": {"fr": "Faire signer", "en": "Have it signed"},
+    "quote.sign_title": {"fr": "Bon pour accord : {total} TTC", "en": "Accept: {total} in all"},
+    "quote.sign_help": {
+        "fr": "Le client écrit son nom et signe dans le cadre.",
+        "en": "The customer writes their name and signs in the box.",
+    },
+    "quote.signer": {"fr": "Nom du signataire", "en": "Signer's name"},
+    "quote.clear": {"fr": "Effacer", "en": "Clear"},
+    "quote.accept": {"fr": "Accepter et signer", "en": "Accept and sign"},
+    "quote.sign_first": {"fr": "Signez dans le cadre d'abord.", "en": "Sign in the box first."},
+    "quote.accepted": {"fr": "Devis accepté et signé.", "en": "Quote accepted and signed."},
+    "quote.saved": {"fr": "Devis enregistré.", "en": "Quote saved."},
     "outcome.positive": {"fr": "Positif", "en": "Positive"},
     "outcome.neutral": {"fr": "Neutre", "en": "Neutral"},
     "outcome.follow_up": {"fr": "À relancer", "en": "Follow up"},
@@ -522,6 +575,10 @@ class Translator:
     def percent(self, value: float | None) -> str:
         """A share as people write it (`12,5 %`), or a dash when there is nothing to divide."""
         return "—" if value is None else format_percent(value, format="#,##0.0 %", locale=self.language)
+
+    def rate(self, basis_points: int) -> str:
+        """A rate or a discount in basis points as people write it: `20 %`, `5,5 %` (`5.5 %`)."""
+        return format_percent(basis_points / 10_000, format="#,##0.# %", locale=self.language)
 
     def brief_point(self, point: BriefPoint) -> str:
         """One point of the pre-visit brief in words, its amounts and days in this language."""

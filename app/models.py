@@ -505,6 +505,8 @@ class Quote(Record, table=True):
     approval_note: str | None = Field(default=None, max_length=500)
     approved_by: str | None = Field(default=None, max_length=36)
     approved_at: datetime | None = _when()
+    #: The customer's drawn signature, as an SVG image (with `signed_by` and `signed_at`).
+    signature_svg: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class QuoteLine(Record, table=True):

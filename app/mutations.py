@@ -65,6 +65,8 @@ __all__ = [
 #: A visit's report: written once, never overwritten (DESIGN: reports are append-only).
 REPORT_FIELDS = frozenset({"report_notes", "outcome", "next_steps", "met_contact_id", "products_presented"})
 
+#: The longest drawn signature (an SVG image) a quote keeps.
+MAX_SIGNATURE_CHARS = 100_000
 #: The most products one report names.
 MAX_PRODUCTS_PRESENTED = 50
 
@@ -187,6 +189,7 @@ class QuoteUpdate(_Strict):
     notes: str | None = Field(default=None, max_length=5000)
     signed_by: str | None = Field(default=None, max_length=200)
     signed_at: AwareDatetime | None = None
+    signature_svg: str | None = Field(default=None, max_length=MAX_SIGNATURE_CHARS)
 
 
 class OrderCommand(_Strict):

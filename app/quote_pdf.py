@@ -8,6 +8,7 @@ in DejaVu Sans (assets/fonts), which has the euro sign and the narrow spaces Fre
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 from datetime import date
@@ -116,10 +117,6 @@ def _lines_in_order(quote: Quote, lines: list[QuoteLine]) -> list[QuoteLine]:
     return sorted(lines, key=lambda line: (rank.get(line.id, len(lines) + 1), line.id))
 
 
-def _percent(t: Translator, basis_points: int) -> str:
-    return t.percent(basis_points / 10_000).replace(",0 %", " %").replace(".0 %", " %")
-
-
 def quote_pdf(
     *, session: Session, quote: Quote, t: Translator, company: Company | None = None, today: date | None = None
 ) -> bytes:
@@ -191,8 +188,8 @@ def quote_pdf(
                     line.description,
                     t.number(line.quantity),
                     money(line.unit_price_amount),
-                    _percent(t, line.discount_bp) if line.discount_bp else "",
-                    _percent(t, line.tax_rate_bp),
+                    t.rate(line.discount_bp) if line.discount_bp else "",
+                    t.rate(line.tax_rate_bp),
                     money(line.net_amount),
                 ]
             )
@@ -210,9 +207,7 @@ def quote_pdf(
     rows: list[tuple[str, str, bool]] = []
     if quote.discount_bp:
         rows.append((t("pdf.lines_total"), money(sum(bases.values())), False))
-        rows.append(
-            (t("pdf.quote_discount", rate=_percent(t, quote.discount_bp)), "- " + money(discount_amount), False)
-        )
+        rows.append((t("pdf.quote_discount", rate=t.rate(quote.discount_bp)), "- " + money(discount_amount), False))
     rows += [
         (t("pdf.total_net"), money(quote.net_amount), False),
         (t("pdf.total_vat"), money(quote.tax_amount), False),
@@ -244,6 +239,8 @@ def quote_pdf(
     if quote.signed_by and quote.signed_at:
         when = t.moment(quote.signed_at)
         pdf.cell(0, 5, t("pdf.signed", name=quote.signed_by, when=when), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        if quote.signature_svg:
+            pdf.image(io.BytesIO(quote.signature_svg.encode()), x=15, y=pdf.get_y() + 1, w=70)
     else:
         pdf.cell(0, 5, t("pdf.sign_here"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.set_draw_color(*GREY)
@@ -264,6 +261,6 @@ def _vat_table(pdf: FPDF, t: Translator, vat: list[VatLine], money: Any) -> None
     pdf.cell(30, 5.5, t("pdf.vat_amount"), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(FONT, "", 8.5)
     for line in vat:
-        pdf.cell(30, 5, t("pdf.vat_line", rate=_percent(t, line.rate_bp)))
+        pdf.cell(30, 5, t("pdf.vat_line", rate=t.rate(line.rate_bp)))
         pdf.cell(30, 5, money(line.base_amount), align="R")
         pdf.cell(30, 5, money(line.tax_amount), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)

@@ -74,8 +74,10 @@ def set_quote_status(
     status: str,
     signed_by: str | None = None,
     signed_at: datetime | None = None,
+    signature_svg: str | None = None,
 ) -> Quote:
-    """Send, accept (with who signed and when), refuse or expire a quote, here and at the server."""
+    """Send, accept (with who signed, when, and the drawn signature), refuse or expire a quote,
+    here and at the server."""
     quote = session.get(Quote, quote_id)
     if quote is None:
         raise InvalidEdit(f"no quote {quote_id} on this device")
@@ -84,7 +86,11 @@ def set_quote_status(
         raise InvalidEdit(problem)
     changes: dict[str, Any] = {"status": status}
     if signed_by is not None:
-        changes |= {"signed_by": signed_by, "signed_at": signed_at or utcnow()}
+        if not signed_by.strip():
+            raise InvalidEdit("signed_by: write the name of the person who signs")
+        changes |= {"signed_by": signed_by.strip(), "signed_at": signed_at or utcnow()}
+    if signature_svg is not None:
+        changes["signature_svg"] = signature_svg
     changed = update_record(session=session, entity="quote", record_id=quote_id, changes=changes)
     assert isinstance(changed, Quote)
     return changed

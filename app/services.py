@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from app.agenda import (
     AgendaVisit,
@@ -46,8 +46,12 @@ from app.edits import (
 from app.figures import Rfm
 from app.geocoding import Geocoder, GeocodeReport, geocode_pending, make_geocoder, waiting_accounts
 from app.i18n import Translator
-from app.models import Account, Reminder
+from app.ids import utcnow
+from app.models import Account, Quote, QuoteLine, Reminder
 from app.nearby import NearbyAccount, nearby_accounts
+from app.pricing import LineIn, PricedDocument, load_catalogue, price
+from app.quote_pdf import QuoteNotFound, quote_pdf
+from app.quotes import create_quote, set_quote_status
 from app.reminders import MadeReminder, apply_reminder_rules
 from app.replica import open_replica
 from sync.engine import SyncEngine, TokenStore
@@ -263,6 +267,56 @@ class Device:
     def nearby(self, lat: float, lon: float, radius_km: float, today: date, limit: int = 20) -> list[NearbyAccount]:
         with Session(self.replica) as session:
             return nearby_accounts(session=session, lat=lat, lon=lon, radius_km=radius_km, today=today, limit=limit)
+
+    # Quotes: priced by the same engine as the server's, numbered here, signed on the screen.
+    def price_quote(self, account_id: str, lines: Sequence[LineIn], discount_bp: int) -> PricedDocument:
+        with Session(self.replica) as session:
+            catalogue = load_catalogue(
+                session,
+                account_id=account_id,
+                product_ids=[line.product_id for line in lines],
+                currency="EUR",
+                day=utcnow().date(),
+            )
+        return price(catalogue, lines, currency="EUR", discount_bp=discount_bp)
+
+    def create_quote(self, account_id: str, lines: Sequence[LineIn], discount_bp: int, valid_until: date | None) -> str:
+        with Session(self.replica) as session:
+            quote = create_quote(
+                session=session,
+                account_id=account_id,
+                lines=[
+                    {"product_id": x.product_id, "quantity": x.quantity, "discount_bp": x.discount_bp} for x in lines
+                ],
+                discount_bp=discount_bp,
+                valid_until=valid_until,
+                author_id=self.engine.state().get("user_id"),
+            )
+            return quote.id
+
+    def quote(self, quote_id: str) -> tuple[Quote, list[QuoteLine]] | None:
+        """The quote and its lines as this device has them (detached copies)."""
+        with Session(self.replica, expire_on_commit=False) as session:
+            quote = session.get(Quote, quote_id)
+            if quote is None:
+                return None
+            lines = list(session.exec(select(QuoteLine).where(QuoteLine.quote_id == quote_id)))
+            return quote, sorted(lines, key=lambda line: line.id)
+
+    def set_quote_status(
+        self, quote_id: str, status: str, signed_by: str | None = None, signature_svg: str | None = None
+    ) -> None:
+        with Session(self.replica) as session:
+            set_quote_status(
+                session=session, quote_id=quote_id, status=status, signed_by=signed_by, signature_svg=signature_svg
+            )
+
+    def quote_pdf(self, quote_id: str, t: Translator) -> bytes:
+        with Session(self.replica) as session:
+            quote = session.get(Quote, quote_id)
+            if quote is None:
+                raise QuoteNotFound(f"no quote {quote_id} on this device")
+            return quote_pdf(session=session, quote=quote, t=t)
 
     def reminders_due(self, now: datetime, zone: ZoneInfo) -> list[DueReminder]:
         """What is due today: the rules' reminders are made first (once each), then listed."""

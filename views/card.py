@@ -382,12 +382,17 @@ def card_view(
     on_back: Callable[[Any], None],
     on_save_notes: Callable[[str], str | None] | None = None,
     on_plan_visit: Callable[[], None] | None = None,
+    on_new_quote: Callable[[], None] | None = None,
     platform: str = "",
 ) -> ft.Control:
     """`platform`: where the app runs ("ios", "android", ...; Flet's page.platform), for map links."""
     back = ft.Row([ft.TextButton(t("card.back"), icon=ft.Icons.ARROW_BACK, on_click=on_back)], wrap=True)
     if on_plan_visit is not None and card is not None:
         back.controls.append(ft.TextButton(t("plan.title"), icon=ft.Icons.EVENT, on_click=lambda _e: on_plan_visit()))
+    if on_new_quote is not None and card is not None:
+        back.controls.append(
+            ft.TextButton(t("quote.new"), icon=ft.Icons.REQUEST_QUOTE, on_click=lambda _e: on_new_quote())
+        )
     if card is None:
         return ft.Column([back, ft.Text(t("card.not_found"))])
     account = card.account

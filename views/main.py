@@ -28,6 +28,7 @@ from sync.errors import AuthError, SyncError, TransportError
 from views.background import BackgroundSync, SyncSnapshot
 from views.card import card_view
 from views.dashboard import dashboard_view
+from views.quotes import QuoteForm, quote_form_page, quote_page, sign_page
 from views.route_map import route_map
 from views.today import ReportForm, check_in_page, report_page, today_view, week_view
 from views.visits import PlanForm, PlannedVisit, edit_visit_page, nearby_view, plan_page
@@ -114,6 +115,8 @@ class TerrainUI:
             view = self._shell(route, 0, self._nearby())
         elif route.startswith("/week/"):
             view = self._shell(route, 0, self._week(route.removeprefix("/week/")))
+        elif route.startswith("/quote/"):
+            view = self._shell(route, 1, self._quote(route.removeprefix("/quote/")))
         elif route.startswith("/accounts/"):
             view = self._shell(route, 1, self._card(route.removeprefix("/accounts/")))
         elif route == "/dashboard":
@@ -368,7 +371,79 @@ class TerrainUI:
             on_back=lambda _e: self.go("/accounts"),
             on_save_notes=save_notes,
             on_plan_visit=lambda: self.go(f"/plan/{today.isoformat()}/{account_id}"),
+            on_new_quote=lambda: self.go(f"/quote/new/{account_id}"),
             platform=self.page.platform.value if self.page.platform else "",
+        )
+
+    # -- quotes ---------------------------------------------------------------------------
+    def _quote(self, rest: str) -> ft.Control:
+        """/quote/new/ACCOUNT, /quote/ID or /quote/ID/sign."""
+        t = self.t
+        if rest.startswith("new/"):
+            account_id = rest.removeprefix("new/")
+            card = self.device.card(account_id, today=datetime.now(t.zone).date())
+            if card is None:
+                return ft.Column([ft.Text(t("card.not_found"))])
+            form = QuoteForm(
+                t,
+                search=lambda text: self.device.search_products(text, limit=6),
+                price=lambda lines, discount: self.device.price_quote(account_id, lines, discount),
+            )
+
+            def save() -> None:
+                try:
+                    lines, discount = form.read()
+                    if not lines:
+                        raise ValueError(t("quote.empty"))
+                    quote_id = self.device.create_quote(account_id, lines, discount, valid_until=None)
+                except (ValueError, InvalidEdit) as exc:
+                    form.error.value = str(exc)
+                    return
+                self.background.wrote_locally()
+                self.go(f"/quote/{quote_id}")
+                self._told(t("quote.saved"))
+
+            return quote_form_page(t, str(card.account["name"]), form, save, lambda: self.go(f"/accounts/{account_id}"))
+        quote_id, _slash, action = rest.partition("/")
+        found = self.device.quote(quote_id)
+        if found is None:
+            return ft.Column([ft.Text(t("card.not_found"))])
+        quote, lines = found
+        card = self.device.card(quote.account_id, today=datetime.now(t.zone).date())
+        account_name = str(card.account["name"]) if card is not None else quote.account_id
+
+        def status(new: str, signer: str | None = None, svg: str | None = None) -> str | None:
+            try:
+                self.device.set_quote_status(quote.id, new, signed_by=signer, signature_svg=svg)
+            except InvalidEdit as exc:
+                return str(exc)
+            self.background.wrote_locally()
+            self.go(f"/quote/{quote.id}")
+            return None
+
+        if action == "sign":
+
+            def accept(signer: str, svg: str) -> str | None:
+                problem = status("accepted", signer, svg)
+                if problem is None:
+                    self._told(t("quote.accepted"))
+                return problem
+
+            return sign_page(t, quote, accept, lambda: self.go(f"/quote/{quote.id}"))
+
+        def send() -> None:
+            problem = status("sent")
+            if problem:
+                self._told(problem)
+
+        return quote_page(
+            t,
+            quote,
+            lines,
+            account_name,
+            on_send=send,
+            on_sign=lambda: self.go(f"/quote/{quote.id}/sign"),
+            on_back=lambda: self.go(f"/accounts/{quote.account_id}"),
         )
 
     # -- today and the week ---------------------------------------------------------------

@@ -641,3 +641,78 @@ def test_plan_from_a_card_move_and_cancel_with_the_route_on_a_map_then_nearby(
         page.close()
     finally:
         app.stop()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_quote_with_three_lines_and_discounts_signed_on_the_screen_reaches_the_server_accepted(
+    browser: Any, live_server: LiveServer, tmp_path: Path
+) -> None:
+    from app.models import Product, Quote
+    from app.pricing import LineIn
+    from app.services import open_device
+    from sync.engine import TokenStore
+
+    app = start_app(tmp_path / "device", server_url=live_server.url)
+    try:
+        page, host = _signed_in(browser, app.url, "alice")
+        account, _order = _known_order(live_server)
+        with Session(live_server.engine) as session:
+            products = session.exec(
+                select(Product).where(Product.active, Product.tax_category == "standard").order_by(col(Product.sku))
+            ).all()[:3]
+        assert len(products) == 3
+        page, host = _open(browser, app.url + f"accounts/{account.id}")
+        _wait_text(page.locator('[flt-semantics-identifier="card-name"]'), account.name)
+        host.get_by_role("button", name="Nouveau devis").click()
+        for product in products:
+            _type(host, "Ajouter un produit (nom, référence)", product.sku)
+            host.get_by_role("button", name=re.compile(re.escape(f"+ {product.name}"))).click()
+            time.sleep(0.5)
+        _type(host, "Quantité, ligne 1", "4")
+        _type(host, "Remise %, ligne 2", "10")
+        _type(host, "Remise sur le devis %", "5")
+        # The totals shown are the pricing engine's for the same lines, as the server prices them.
+        device = open_device(tmp_path / "device", token_store=TokenStore())
+        try:
+            expected = device.price_quote(
+                account.id,
+                [LineIn(products[0].id, 4), LineIn(products[1].id, 1, 1000), LineIn(products[2].id, 1)],
+                500,
+            )
+        finally:
+            device.close()
+        t = Translator("fr")
+        gross = t.money(expected.gross_amount, "EUR")
+        _wait_text(page.locator('[flt-semantics-identifier="quote-totals"]'), gross)
+        host.get_by_role("button", name="Enregistrer le devis").click()
+        _wait_text(page.locator('[flt-semantics-identifier="quote-number"]'), "(provisoire)")
+        host.get_by_role("button", name="Faire signer").click()
+        _type(host, "Nom du signataire", "Anne Martin")
+        pad = page.locator('[flt-semantics-identifier="signature-pad"]')
+        box = pad.bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + 40, box["y"] + 120)
+        page.mouse.down()
+        for step in range(1, 25):
+            page.mouse.move(box["x"] + 40 + step * 12, box["y"] + 120 - (step % 6) * 12, steps=2)
+        page.mouse.up()
+        host.get_by_role("button", name="Accepter et signer").click()
+        _wait_text(page.locator('[flt-semantics-identifier="quote-status"]'), "Accepté")
+        # The background sync takes it to the server: accepted, signed, with its legal number.
+        deadline = time.monotonic() + 90
+        while True:
+            with Session(live_server.engine) as session:
+                stored = session.exec(select(Quote).where(Quote.account_id == account.id)).first()
+            if stored is not None and stored.status == "accepted":
+                break
+            assert time.monotonic() < deadline, f"the signed quote never reached the server: {stored}"
+            time.sleep(1)
+        assert stored.legal_number and re.fullmatch(r"Q-\d{4}-\d{6}", stored.legal_number)
+        assert stored.gross_amount == expected.gross_amount and stored.discount_bp == 500
+        assert stored.signed_by == "Anne Martin" and stored.signature_svg and "<path" in stored.signature_svg
+        # ...and the rep's screen shows the legal number after the sync.
+        page, host = _open(browser, app.url + f"quote/{stored.id}")
+        _wait_text(page.locator('[flt-semantics-identifier="quote-number"]'), stored.legal_number)
+        page.close()
+    finally:
+        app.stop()
