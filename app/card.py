@@ -296,6 +296,24 @@ def search_products(*, session: Session, query: str, limit: int = 50) -> list[Pr
     return [found[h.ref_id] for h in hits if h.ref_id in found]
 
 
+def browse_catalogue(
+    *, session: Session, query: str = "", category: str | None = None, limit: int = 200
+) -> list[Product]:
+    """The products on sale as last synced: those matching `query` (as `search_products`) or all,
+    of one category or all, by category then name."""
+    statement = select(Product).where(Product.active)
+    if category:
+        statement = statement.where(Product.category == category)
+    if query.strip():
+        ids = [p.id for p in search_products(session=session, query=query, limit=max(limit, 500))]
+        statement = statement.where(col(Product.id).in_(ids))
+    return list(session.exec(statement.order_by(col(Product.category), col(Product.name)).limit(limit)))
+
+
+def product_categories(*, session: Session) -> list[str]:
+    return list(session.exec(select(Product.category).where(Product.active).distinct().order_by(col(Product.category))))
+
+
 def find_account(*, session: Session, query: str) -> Account | None:
     """An account by id, else by exact name, else the only one whose name contains `query`."""
     account = session.get(Account, query)

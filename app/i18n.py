@@ -237,6 +237,15 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "{account}: {contact}'s birthday on {on}.",
     },
     "nav.today": {"fr": "Aujourd'hui", "en": "Today"},
+    "nav.catalogue": {"fr": "Catalogue", "en": "Catalogue"},
+    "catalogue.search": {"fr": "Produit (nom, référence, catégorie)", "en": "Product (name, reference, category)"},
+    "catalogue.category": {"fr": "Catégorie", "en": "Category"},
+    "catalogue.all": {"fr": "Toutes", "en": "All"},
+    "catalogue.count": {
+        "fr": "{count} produit(s) · prix et stock au {synced}",
+        "en": "{count} product(s) · prices and stock as of {synced}",
+    },
+    "catalogue.none": {"fr": "Aucun produit ne correspond.", "en": "No product matches."},
     "settings.save": {"fr": "Enregistrer", "en": "Save"},
     "settings.home": {"fr": "Domicile (latitude, longitude)", "en": "Home (latitude, longitude)"},
     "settings.bad_home": {

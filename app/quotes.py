@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -22,6 +22,7 @@ from app.money import BASIS_POINTS, round_div
 from sync.state import read_state, write_state
 
 __all__ = [
+    "DEFAULT_VALIDITY_DAYS",
     "QUOTE_STEPS",
     "create_quote",
     "discount_share_bp",
@@ -30,6 +31,9 @@ __all__ = [
     "quote_status_problem",
     "set_quote_status",
 ]
+
+#: How long a quote holds when the rep does not say.
+DEFAULT_VALIDITY_DAYS = 30
 
 #: Where a quote may go from each status (the server moves an accepted one to "ordered" when its
 #: order arrives).
@@ -153,14 +157,14 @@ def create_quote(
     notes: str | None = None,
     author_id: str | None = None,
 ) -> Quote:
-    """A draft quote with its provisional number, priced here and queued for the server.
-    `lines`: product_id, quantity and, if any, discount_bp each."""
+    """A draft quote with its provisional number, priced here and queued for the server, valid
+    DEFAULT_VALIDITY_DAYS unless said. `lines`: product_id, quantity and, if any, discount_bp each."""
     fields: dict[str, Any] = {
         "account_id": account_id,
         "contact_id": contact_id,
         "provisional_number": next_provisional_number(session),
         "discount_bp": discount_bp,
-        "valid_until": valid_until,
+        "valid_until": valid_until or utcnow().date() + timedelta(days=DEFAULT_VALIDITY_DAYS),
         "notes": notes,
         "lines": list(lines),
     }

@@ -32,7 +32,15 @@ from app.agenda import (
     week_agenda,
     write_report,
 )
-from app.card import AccountSummary, CustomerCard, customer_card, search_accounts, search_products
+from app.card import (
+    AccountSummary,
+    CustomerCard,
+    browse_catalogue,
+    customer_card,
+    product_categories,
+    search_accounts,
+    search_products,
+)
 from app.credentials import best_token_store
 from app.dashboard import Targets, book_figures, book_rfm
 from app.edits import (
@@ -158,6 +166,17 @@ class Device:
                 ProductLine(p.id, p.name, p.sku, p.category, p.list_price_amount, p.currency, p.in_stock)
                 for p in search_products(session=session, query=query, limit=limit)
             ]
+
+    def catalogue(self, query: str = "", category: str | None = None) -> list[ProductLine]:
+        with Session(self.replica) as session:
+            return [
+                ProductLine(p.id, p.name, p.sku, p.category, p.list_price_amount, p.currency, p.in_stock)
+                for p in browse_catalogue(session=session, query=query, category=category)
+            ]
+
+    def product_categories(self) -> list[str]:
+        with Session(self.replica) as session:
+            return product_categories(session=session)
 
     def card(self, account_id: str, today: date) -> CustomerCard | None:
         with Session(self.replica) as session:

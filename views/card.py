@@ -356,9 +356,12 @@ def _deals(card: CustomerCard, t: Translator) -> list[ft.Control]:
         for o in card.opportunities
     ]
     quotes: list[ft.Control] = [
-        ft.Text(
-            f"{q.number} · {t.code(q.status)} · {t.money(q.gross_amount, q.currency)}"
-            + (f" · {t.day(q.valid_until)}" if q.valid_until else "")
+        ft.TextButton(
+            f"{q.number} · {t(f'quote.status_{q.status}')} · {t.money(q.gross_amount, q.currency)}"
+            + (f" · {t.day(q.valid_until)}" if q.valid_until else ""),
+            icon=ft.Icons.REQUEST_QUOTE,
+            # Its page: read it, send it, have it signed.
+            on_click=lambda e, quote_id=q.id: e.control.page.navigate(f"/quote/{quote_id}"),
         )
         for q in card.open_quotes
     ]

@@ -27,6 +27,7 @@ from app.tiles import TileCheck
 from sync.errors import AuthError, SyncError, TransportError
 from views.background import BackgroundSync, SyncSnapshot
 from views.card import card_view
+from views.catalogue import catalogue_view
 from views.dashboard import dashboard_view
 from views.quotes import QuoteForm, quote_form_page, quote_page, sign_page
 from views.route_map import route_map
@@ -68,6 +69,7 @@ class TerrainUI:
         # kept (a service nobody holds is dropped). No position handlers: with one, a
         # permission request can hang.
         self._geolocator = Geolocator()
+        self._files = ft.FilePicker()  # saves a quote's PDF: a download in a browser, a file elsewhere
         self.tiles = TileCheck()
         page.title = "Terrain"
         page.theme = ft.Theme(color_scheme_seed=ft.Colors.TEAL)
@@ -119,10 +121,12 @@ class TerrainUI:
             view = self._shell(route, 1, self._quote(route.removeprefix("/quote/")))
         elif route.startswith("/accounts/"):
             view = self._shell(route, 1, self._card(route.removeprefix("/accounts/")))
+        elif route == "/catalogue":
+            view = self._shell(route, 2, self._catalogue())
         elif route == "/dashboard":
-            view = self._shell(route, 2, self._dashboard())
+            view = self._shell(route, 3, self._dashboard())
         elif route == "/settings":
-            view = self._shell(route, 3, self._settings())
+            view = self._shell(route, 4, self._settings())
         else:
             view = self._shell("/accounts", 1, self._accounts())
         self.page.views.clear()
@@ -135,10 +139,11 @@ class TerrainUI:
         destinations = [
             ("nav.today", ft.Icons.TODAY),
             ("nav.accounts", ft.Icons.STOREFRONT),
+            ("nav.catalogue", ft.Icons.INVENTORY_2),
             ("nav.dashboard", ft.Icons.INSIGHTS),
             ("nav.settings", ft.Icons.SETTINGS),
         ]
-        routes = ["/today", "/accounts", "/dashboard", "/settings"]
+        routes = ["/today", "/accounts", "/catalogue", "/dashboard", "/settings"]
 
         def select(e: Any) -> None:
             self.go(routes[int(e.control.selected_index)])
@@ -375,6 +380,17 @@ class TerrainUI:
             platform=self.page.platform.value if self.page.platform else "",
         )
 
+    # -- catalogue ------------------------------------------------------------------------
+    def _catalogue(self) -> ft.Control:
+        last = self.background.snapshot().last_sync_at
+        synced = self.t.moment(datetime.fromisoformat(last)) if last else self.t("sync.never")
+        return catalogue_view(
+            self.t,
+            categories=self.device.product_categories(),
+            browse=lambda query, category: self.device.catalogue(query, category),
+            synced=synced,
+        )
+
     # -- quotes ---------------------------------------------------------------------------
     def _quote(self, rest: str) -> ft.Control:
         """/quote/new/ACCOUNT, /quote/ID or /quote/ID/sign."""
@@ -436,11 +452,17 @@ class TerrainUI:
             if problem:
                 self._told(problem)
 
+        async def pdf() -> None:
+            name = f"{quote.legal_number or quote.provisional_number}.pdf"
+            content = await asyncio.to_thread(self.device.quote_pdf, quote.id, t)
+            await self._files.save_file(file_name=name, src_bytes=content)
+
         return quote_page(
             t,
             quote,
             lines,
             account_name,
+            on_pdf=pdf,
             on_send=send,
             on_sign=lambda: self.go(f"/quote/{quote.id}/sign"),
             on_back=lambda: self.go(f"/accounts/{quote.account_id}"),

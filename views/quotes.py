@@ -7,7 +7,7 @@ the signature pad keeps the strokes and hands them over as an SVG image (`app.si
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -204,6 +204,7 @@ def quote_page(
     lines: list[QuoteLine],
     account_name: str,
     *,
+    on_pdf: Callable[[], Awaitable[None]],
     on_send: Callable[[], None],
     on_sign: Callable[[], None],
     on_back: Callable[[], None],
@@ -217,6 +218,8 @@ def quote_page(
         state += " · " + t(f"quote.approval_{quote.approval}")
     if quote.signed_by:
         state += " · " + t("quote.signed_by", name=quote.signed_by)
+    if quote.valid_until and quote.status in ("draft", "sent"):
+        state += " · " + t("pdf.valid_until", day=t.day(quote.valid_until))
     rows: list[ft.Control] = [
         ft.Text(
             f"{line.quantity} × {line.description} · {money(line.unit_price_amount)}"
@@ -226,7 +229,11 @@ def quote_page(
         )
         for line in lines
     ]
-    actions: list[ft.Control] = []
+
+    async def pdf(_e: Any) -> None:
+        await on_pdf()
+
+    actions: list[ft.Control] = [ft.OutlinedButton("PDF", icon=ft.Icons.PICTURE_AS_PDF, on_click=pdf)]
     if quote.status == "draft" and quote.approval not in ("needed", "refused"):
         actions.append(ft.OutlinedButton(t("quote.send"), icon=ft.Icons.SEND, on_click=lambda _e: on_send()))
     if quote.status in ("draft", "sent") and quote.approval not in ("needed", "refused"):

@@ -202,12 +202,23 @@ def test_on_a_phone_the_app_has_bottom_tabs_and_speaks_english_when_asked(
         host.get_by_role("button", name="Sign in").click()
         _wait_text(host.get_by_text(re.compile("Synced")), "Synced", seconds=60)
         # A phone gets a bottom navigation bar (tabs), not the side rail of a laptop.
-        assert [host.get_by_role("tab").nth(i).get_attribute("aria-label") for i in range(4)] == [
+        assert [host.get_by_role("tab").nth(i).get_attribute("aria-label") for i in range(5)] == [
             "Today",
             "Customers",
+            "Catalogue",
             "Dashboard",
             "Settings",
         ]
+        # The catalogue, offline on the device: a reference finds its product, price and stock.
+        from app.models import Product
+
+        with Session(live_server.engine) as session:
+            product = session.exec(select(Product).where(Product.active).order_by(col(Product.sku))).all()[-1]
+        host.get_by_role("tab", name="Catalogue").click()
+        _type(host, "Product (name, reference, category)", product.sku)
+        _wait_text(page.locator(f'[flt-semantics-identifier="product-{product.sku}"]'), product.name)
+        price = Translator("en").money(product.list_price_amount, product.currency)
+        _wait_text(page.locator(f'[flt-semantics-identifier="price-{product.sku}"]'), price)
         host.get_by_role("tab", name="Settings").click()
         _wait_text(host.get_by_text(re.compile("Signed in as")), "Signed in as Bruno Keller")
         host.get_by_role("radio", name="Français").click()
@@ -713,6 +724,17 @@ def test_a_quote_with_three_lines_and_discounts_signed_on_the_screen_reaches_the
         # ...and the rep's screen shows the legal number after the sync.
         page, host = _open(browser, app.url + f"quote/{stored.id}")
         _wait_text(page.locator('[flt-semantics-identifier="quote-number"]'), stored.legal_number)
+        # Its PDF, downloaded from the browser: the legal number, the signer, the total.
+        from pypdf import PdfReader
+
+        with page.expect_download(timeout=30_000) as download:
+            host.get_by_role("button", name="PDF").click()
+        saved = tmp_path / "devis.pdf"
+        download.value.save_as(saved)
+        assert download.value.suggested_filename == f"{stored.legal_number}.pdf"
+        text = " ".join(p.extract_text() for p in PdfReader(saved).pages).replace("\u202f", " ").replace("\xa0", " ")
+        assert stored.legal_number in text and "Anne Martin" in text
+        assert gross.replace("\u202f", " ").replace("\xa0", " ") in text
         page.close()
     finally:
         app.stop()
