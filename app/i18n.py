@@ -457,6 +457,11 @@ _MESSAGES: dict[str, dict[str, str]] = {
     "quote.sign_first": {"fr": "Signez dans le cadre d'abord.", "en": "Sign in the box first."},
     "quote.accepted": {"fr": "Devis accepté et signé.", "en": "Quote accepted and signed."},
     "quote.saved": {"fr": "Devis enregistré.", "en": "Quote saved."},
+    "quote.order": {"fr": "Passer la commande", "en": "Place the order"},
+    "quote.ordered": {
+        "fr": "Commande envoyée : le serveur la chiffre à ses prix du jour.",
+        "en": "Order sent: the server prices it with today's prices.",
+    },
     "outcome.positive": {"fr": "Positif", "en": "Positive"},
     "outcome.neutral": {"fr": "Neutre", "en": "Neutral"},
     "outcome.follow_up": {"fr": "À relancer", "en": "Follow up"},

@@ -59,7 +59,7 @@ from app.models import Account, Quote, QuoteLine, Reminder
 from app.nearby import NearbyAccount, nearby_accounts
 from app.pricing import LineIn, PricedDocument, load_catalogue, price
 from app.quote_pdf import QuoteNotFound, quote_pdf
-from app.quotes import create_quote, set_quote_status
+from app.quotes import create_quote, order_from_quote, set_quote_status
 from app.reminders import MadeReminder, apply_reminder_rules
 from app.replica import open_replica
 from sync.engine import SyncEngine, TokenStore
@@ -329,6 +329,12 @@ class Device:
             set_quote_status(
                 session=session, quote_id=quote_id, status=status, signed_by=signed_by, signature_svg=signature_svg
             )
+
+    def order_from_quote(self, quote_id: str) -> str:
+        """The accepted quote's order, sent to the server as a command; its id."""
+        with Session(self.replica) as session:
+            order = order_from_quote(session=session, quote_id=quote_id, author_id=self.engine.state().get("user_id"))
+            return order.id
 
     def quote_pdf(self, quote_id: str, t: Translator) -> bytes:
         with Session(self.replica) as session:

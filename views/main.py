@@ -453,9 +453,22 @@ class TerrainUI:
                 self._told(problem)
 
         async def pdf() -> None:
+            """On a phone, the share sheet (mail, messages...); elsewhere, a download or a file."""
             name = f"{quote.legal_number or quote.provisional_number}.pdf"
             content = await asyncio.to_thread(self.device.quote_pdf, quote.id, t)
-            await self._files.save_file(file_name=name, src_bytes=content)
+            if self.page.platform is not None and self.page.platform.is_mobile() and not self.page.web:
+                await ft.Share().share_files([ft.ShareFile(data=content, name=name, mime_type="application/pdf")])
+            else:
+                await self._files.save_file(file_name=name, src_bytes=content)
+
+        def order() -> None:
+            try:
+                self.device.order_from_quote(quote.id)
+            except InvalidEdit as exc:
+                self._told(str(exc))
+                return
+            self.background.wrote_locally()
+            self._told(t("quote.ordered"))
 
         return quote_page(
             t,
@@ -463,6 +476,7 @@ class TerrainUI:
             lines,
             account_name,
             on_pdf=pdf,
+            on_order=order,
             on_send=send,
             on_sign=lambda: self.go(f"/quote/{quote.id}/sign"),
             on_back=lambda: self.go(f"/accounts/{quote.account_id}"),

@@ -205,6 +205,7 @@ def quote_page(
     account_name: str,
     *,
     on_pdf: Callable[[], Awaitable[None]],
+    on_order: Callable[[], None],
     on_send: Callable[[], None],
     on_sign: Callable[[], None],
     on_back: Callable[[], None],
@@ -238,6 +239,8 @@ def quote_page(
         actions.append(ft.OutlinedButton(t("quote.send"), icon=ft.Icons.SEND, on_click=lambda _e: on_send()))
     if quote.status in ("draft", "sent") and quote.approval not in ("needed", "refused"):
         actions.append(ft.Button(t("quote.sign"), icon=ft.Icons.DRAW, on_click=lambda _e: on_sign()))
+    if quote.status == "accepted":
+        actions.append(ft.Button(t("quote.order"), icon=ft.Icons.SHOPPING_CART, on_click=lambda _e: on_order()))
     discount = [ft.Text(t("quote.quote_discount", rate=t.rate(quote.discount_bp)))] if quote.discount_bp else []
     return ft.ListView(
         [

@@ -735,6 +735,20 @@ def test_a_quote_with_three_lines_and_discounts_signed_on_the_screen_reaches_the
         text = " ".join(p.extract_text() for p in PdfReader(saved).pages).replace("\u202f", " ").replace("\xa0", " ")
         assert stored.legal_number in text and "Anne Martin" in text
         assert gross.replace("\u202f", " ").replace("\xa0", " ") in text
+        # The accepted quote becomes an order: the server prices it and marks the quote ordered.
+        from app.models import Order
+
+        host.get_by_role("button", name="Passer la commande").click()
+        deadline = time.monotonic() + 90
+        while True:
+            with Session(live_server.engine) as session:
+                order = session.exec(select(Order).where(Order.quote_id == stored.id)).first()
+                quote_now = session.get(Quote, stored.id)
+            if order is not None and quote_now is not None and quote_now.status == "ordered":
+                break
+            assert time.monotonic() < deadline, "the order never reached the server"
+            time.sleep(1)
+        assert order.gross_amount == stored.gross_amount
         page.close()
     finally:
         app.stop()
