@@ -156,8 +156,8 @@ def create_record(*, session: Session, entity: str, fields: dict[str, Any], auth
             record, children = priced_document(session, entity, values, body, day)
         except PricingError as exc:
             raise InvalidEdit(str(exc)) from exc
-        if isinstance(body, OrderCommand):
-            wire["expected_gross_amount"] = getattr(record, "gross_amount")  # noqa: B009
+        # The total shown: the server refuses the document if its own prices give another.
+        wire["expected_gross_amount"] = getattr(record, "gross_amount")  # noqa: B009
     else:
         record = model.model_validate(values)
     session.add(record)

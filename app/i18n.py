@@ -458,6 +458,7 @@ _MESSAGES: dict[str, dict[str, str]] = {
     "quote.accepted": {"fr": "Devis accepté et signé.", "en": "Quote accepted and signed."},
     "quote.saved": {"fr": "Devis enregistré.", "en": "Quote saved."},
     "quote.order": {"fr": "Passer la commande", "en": "Place the order"},
+    "quote.pdf_failed": {"fr": "Le PDF n'a pas pu être fait : {reason}", "en": "The PDF could not be made: {reason}"},
     "quote.ordered": {
         "fr": "Commande envoyée : le serveur la chiffre à ses prix du jour.",
         "en": "Order sent: the server prices it with today's prices.",

@@ -179,6 +179,9 @@ class QuoteCreate(_Strict):
     #: The quote's own discount, on top of the lines' (basis points).
     discount_bp: int = Field(default=0, ge=0, le=10_000)
     valid_until: date | None = None
+    #: The total the rep showed the customer: the server refuses the quote if its prices give
+    #: another (a price list changed while the device was offline).
+    expected_gross_amount: int | None = Field(default=None, ge=0)
     notes: str | None = Field(default=None, max_length=5000)
     lines: list[QuoteLineIn] = Field(min_length=1, max_length=500)
 

@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from app.i18n import Translator
 from app.models import Account, Contact, Product, Quote, QuoteLine
 from app.pricing import VatLine, vat_by_rate
+from app.quotes import lines_in_order
 
 __all__ = ["ASSETS", "Company", "QuoteNotFound", "find_quote", "quote_pdf"]
 
@@ -110,19 +111,12 @@ class _Pdf(FPDF):
         self.cell(0, 4, f"{self.number} · {self.t('pdf.page', page=self.page_no())}", align="C", new_x=XPos.LMARGIN)
 
 
-def _lines_in_order(quote: Quote, lines: list[QuoteLine]) -> list[QuoteLine]:
-    import uuid
-
-    rank = {str(uuid.uuid5(uuid.UUID(quote.id), f"line-{n}")): n for n in range(1, len(lines) + 1)}
-    return sorted(lines, key=lambda line: (rank.get(line.id, len(lines) + 1), line.id))
-
-
 def quote_pdf(
     *, session: Session, quote: Quote, t: Translator, company: Company | None = None, today: date | None = None
 ) -> bytes:
     """The quote's PDF, in `t`'s language."""
     company = company or Company.from_assets()
-    lines = _lines_in_order(quote, list(session.exec(select(QuoteLine).where(QuoteLine.quote_id == quote.id))))
+    lines = lines_in_order(quote.id, list(session.exec(select(QuoteLine).where(QuoteLine.quote_id == quote.id))))
     account = session.get(Account, quote.account_id)
     contact = session.get(Contact, quote.contact_id) if quote.contact_id else None
     skus = {

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from app.edits import InvalidEdit, create_record, update_record
 from app.ids import utcnow
@@ -28,7 +28,8 @@ __all__ = [
     "discount_share_bp",
     "next_provisional_number",
     "order_from_quote",
-    "quote_status_problem",
+    "lines_in_order",
+    "quote_change_problem",
     "set_quote_status",
 ]
 
@@ -56,9 +57,18 @@ def discount_share_bp(quote: Quote, lines: Sequence[Any]) -> int:
     return round_div((before - quote.net_amount) * BASIS_POINTS, before)
 
 
-def quote_status_problem(quote: Quote, status: str) -> str | None:
-    """Why the quote cannot go to `status` now, or None: the steps of QUOTE_STEPS, and a quote
-    whose discount awaits or was refused approval is neither sent nor accepted."""
+#: Once in one of these, a quote never changes again (the server alone moves accepted to ordered).
+SETTLED = frozenset({"accepted", "refused", "expired", "ordered"})
+
+
+def quote_change_problem(quote: Quote, changes: dict[str, Any], today: date) -> str | None:
+    """Why `changes` cannot be made to the quote now, or None: a settled quote (accepted,
+    refused, expired, ordered) never changes; the status follows QUOTE_STEPS; a quote whose
+    discount awaits or was refused approval is neither sent nor accepted; an expired one (its
+    valid_until before `today`) is not accepted."""
+    if quote.status in SETTLED and any(getattr(quote, k) != v for k, v in changes.items()):
+        return f"this quote is {quote.status}: it cannot change any more"
+    status = changes.get("status", quote.status)
     if status == quote.status:
         return None
     if status not in QUOTE_STEPS.get(quote.status, frozenset()):
@@ -68,7 +78,16 @@ def quote_status_problem(quote: Quote, status: str) -> str | None:
     if status in ("sent", "accepted") and quote.approval == "refused":
         note = f" ({quote.approval_note})" if quote.approval_note else ""
         return f"a manager refused this quote's discount{note}: make a new quote"
+    if status == "accepted" and quote.valid_until is not None and quote.valid_until < today:
+        return f"this quote expired on {quote.valid_until.isoformat()}: make a new one with today's prices"
     return None
+
+
+def lines_in_order(quote_id: str, lines: Sequence[QuoteLine]) -> list[QuoteLine]:
+    """A quote's lines in the order they were written (their ids derive from the quote's and
+    their rank)."""
+    rank = {str(uuid.uuid5(uuid.UUID(quote_id), f"line-{n}")): n for n in range(1, len(lines) + 1)}
+    return sorted(lines, key=lambda line: (rank.get(line.id, len(lines) + 1), line.id))
 
 
 def set_quote_status(
@@ -85,9 +104,6 @@ def set_quote_status(
     quote = session.get(Quote, quote_id)
     if quote is None:
         raise InvalidEdit(f"no quote {quote_id} on this device")
-    problem = quote_status_problem(quote, status)
-    if problem:
-        raise InvalidEdit(problem)
     changes: dict[str, Any] = {"status": status}
     if signed_by is not None:
         if not signed_by.strip():
@@ -95,6 +111,9 @@ def set_quote_status(
         changes |= {"signed_by": signed_by.strip(), "signed_at": signed_at or utcnow()}
     if signature_svg is not None:
         changes["signature_svg"] = signature_svg
+    problem = quote_change_problem(quote, changes, utcnow().date())
+    if problem:
+        raise InvalidEdit(problem)
     changed = update_record(session=session, entity="quote", record_id=quote_id, changes=changes)
     assert isinstance(changed, Quote)
     return changed
@@ -108,7 +127,9 @@ def order_from_quote(*, session: Session, quote_id: str, author_id: str | None =
         raise InvalidEdit(f"no quote {quote_id} on this device")
     if quote.status != "accepted":
         raise InvalidEdit(f"this quote is {quote.status}: only an accepted quote becomes an order")
-    lines = session.exec(select(QuoteLine).where(QuoteLine.quote_id == quote_id).order_by(col(QuoteLine.id))).all()
+    if session.exec(select(Order.id).where(Order.quote_id == quote_id)).first() is not None:
+        raise InvalidEdit("this quote's order is already placed")
+    lines = session.exec(select(QuoteLine).where(QuoteLine.quote_id == quote_id)).all()
     fields = {
         "account_id": quote.account_id,
         "contact_id": quote.contact_id,
@@ -118,7 +139,7 @@ def order_from_quote(*, session: Session, quote_id: str, author_id: str | None =
         "discount_bp": quote.discount_bp,
         "lines": [
             {"product_id": line.product_id, "quantity": line.quantity, "discount_bp": line.discount_bp}
-            for line in _in_quote_order(quote.id, lines)
+            for line in lines_in_order(quote.id, lines)
             if line.product_id is not None
         ],
     }
@@ -127,12 +148,6 @@ def order_from_quote(*, session: Session, quote_id: str, author_id: str | None =
     )
     assert isinstance(order, Order)
     return order
-
-
-def _in_quote_order(quote_id: str, lines: Sequence[QuoteLine]) -> list[QuoteLine]:
-    """The lines in the order they were written (their ids derive from the quote's and a rank)."""
-    rank = {str(uuid.uuid5(uuid.UUID(quote_id), f"line-{n}")): n for n in range(1, len(lines) + 1)}
-    return sorted(lines, key=lambda line: rank.get(line.id, len(lines) + 1))
 
 
 def next_provisional_number(session: Session) -> str:
@@ -156,6 +171,7 @@ def create_quote(
     valid_until: date | None = None,
     notes: str | None = None,
     author_id: str | None = None,
+    issued_on: date | None = None,
 ) -> Quote:
     """A draft quote with its provisional number, priced here and queued for the server, valid
     DEFAULT_VALIDITY_DAYS unless said. `lines`: product_id, quantity and, if any, discount_bp each."""
@@ -164,7 +180,8 @@ def create_quote(
         "contact_id": contact_id,
         "provisional_number": next_provisional_number(session),
         "discount_bp": discount_bp,
-        "valid_until": valid_until or utcnow().date() + timedelta(days=DEFAULT_VALIDITY_DAYS),
+        "issued_on": issued_on,
+        "valid_until": valid_until or (issued_on or utcnow().date()) + timedelta(days=DEFAULT_VALIDITY_DAYS),
         "notes": notes,
         "lines": list(lines),
     }

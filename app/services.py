@@ -59,7 +59,7 @@ from app.models import Account, Quote, QuoteLine, Reminder
 from app.nearby import NearbyAccount, nearby_accounts
 from app.pricing import LineIn, PricedDocument, load_catalogue, price
 from app.quote_pdf import QuoteNotFound, quote_pdf
-from app.quotes import create_quote, order_from_quote, set_quote_status
+from app.quotes import create_quote, lines_in_order, order_from_quote, set_quote_status
 from app.reminders import MadeReminder, apply_reminder_rules
 from app.replica import open_replica
 from sync.engine import SyncEngine, TokenStore
@@ -288,18 +288,28 @@ class Device:
             return nearby_accounts(session=session, lat=lat, lon=lon, radius_km=radius_km, today=today, limit=limit)
 
     # Quotes: priced by the same engine as the server's, numbered here, signed on the screen.
-    def price_quote(self, account_id: str, lines: Sequence[LineIn], discount_bp: int) -> PricedDocument:
+    def price_quote(
+        self, account_id: str, lines: Sequence[LineIn], discount_bp: int, day: date | None = None
+    ) -> PricedDocument:
+        """Priced as of `day` (the rep's day; default: today in UTC), as the server will."""
         with Session(self.replica) as session:
             catalogue = load_catalogue(
                 session,
                 account_id=account_id,
                 product_ids=[line.product_id for line in lines],
                 currency="EUR",
-                day=utcnow().date(),
+                day=day or utcnow().date(),
             )
         return price(catalogue, lines, currency="EUR", discount_bp=discount_bp)
 
-    def create_quote(self, account_id: str, lines: Sequence[LineIn], discount_bp: int, valid_until: date | None) -> str:
+    def create_quote(
+        self,
+        account_id: str,
+        lines: Sequence[LineIn],
+        discount_bp: int,
+        valid_until: date | None,
+        issued_on: date | None = None,
+    ) -> str:
         with Session(self.replica) as session:
             quote = create_quote(
                 session=session,
@@ -310,6 +320,7 @@ class Device:
                 discount_bp=discount_bp,
                 valid_until=valid_until,
                 author_id=self.engine.state().get("user_id"),
+                issued_on=issued_on,
             )
             return quote.id
 
@@ -320,7 +331,7 @@ class Device:
             if quote is None:
                 return None
             lines = list(session.exec(select(QuoteLine).where(QuoteLine.quote_id == quote_id)))
-            return quote, sorted(lines, key=lambda line: line.id)
+            return quote, lines_in_order(quote_id, lines)
 
     def set_quote_status(
         self, quote_id: str, status: str, signed_by: str | None = None, signature_svg: str | None = None

@@ -26,6 +26,7 @@ from app.models import (
     Contact,
     LifecycleStageChange,
     Quote,
+    QuoteLine,
     Record,
     Reminder,
     Visit,
@@ -44,7 +45,7 @@ from app.mutations import (
     priced_document,
 )
 from app.pricing import PricingError
-from app.quotes import discount_share_bp, quote_status_problem
+from app.quotes import discount_share_bp, lines_in_order, quote_change_problem
 from server.db import DEVICE, begin_write, savepoint
 from server.models import ChangeLog, Device, FieldChange, ProcessedMutation, Role, User
 from server.numbering import legal_quote_number
@@ -220,6 +221,12 @@ def _priced(
     except PricingError as exc:
         raise Rejected(str(exc)) from exc
     total = record.gross_amount  # type: ignore[attr-defined]
+    if isinstance(body, QuoteCreate) and body.expected_gross_amount not in (None, total):
+        raise Rejected(
+            f"prices changed: this quote comes to {format_money(total, body.currency, 'en')} with the prices of"
+            f" {day.isoformat()}, not {format_money(body.expected_gross_amount, body.currency, 'en')}:"
+            " make it again with the customer"
+        )
     if isinstance(body, OrderCommand) and total != body.expected_gross_amount:
         raise Rejected(
             f"prices changed: this order comes to {format_money(total, body.currency, 'en')} with today's prices,"
@@ -232,13 +239,22 @@ def _priced(
             raise Rejected("quote_id: no such quote for this customer")
         if quote.status != "accepted":
             raise Rejected(f"this quote is {quote.status}: only an accepted quote becomes an order")
+        quoted = lines_in_order(
+            quote.id, list(ctx.session.exec(select(QuoteLine).where(QuoteLine.quote_id == quote.id)))
+        )
+        asked = [(x.product_id, x.quantity, x.discount_bp) for x in body.lines]
+        if (
+            asked != [(x.product_id, x.quantity, x.discount_bp) for x in quoted]
+            or body.discount_bp != quote.discount_bp
+        ):
+            raise Rejected("the order's lines or discounts are not those of the quote it names")
         quote.status = "ordered"
     if isinstance(record, Quote):
         if discount_share_bp(record, lines) > ctx.approval_bp:
             record.approval = "needed"
         # The legal number, in the year's sequence: given here, in this mutation's savepoint, so
         # a quote refused after this point gives its number back.
-        record.legal_number = legal_quote_number(ctx.session, today.year)
+        record.legal_number = legal_quote_number(ctx.session, day.year)  # the year it was made
     ctx.session.add(record)
     ctx.session.flush()
     ctx.session.add_all(lines)
@@ -265,12 +281,18 @@ def _update(ctx: _Context, mutation: Mutation) -> MutationResult:
         raise Rejected(
             f"this {mutation.entity} changed on the server since you opened it: review it and make your change again"
         )
-    if isinstance(record, Quote) and "status" in changes:
-        problem = quote_status_problem(record, changes["status"])
+    if isinstance(record, Quote):
+        problem = quote_change_problem(record, changes, utcnow().date())
         if problem:
             raise Rejected(problem)
     if isinstance(record, Visit):
-        written = [f for f in REPORT_FIELDS & set(changes) if getattr(record, f) not in (None, changes[f])]
+        # A report is written once, whole: nothing is added to it or changed after.
+        reported = record.report_notes is not None or record.next_steps is not None
+        written = [
+            f
+            for f in REPORT_FIELDS & set(changes)
+            if getattr(record, f) != changes[f] and (reported or getattr(record, f) is not None)
+        ]
         if written:
             raise Rejected("this visit's report is already written: add a note to the visit instead")
         for field in ("contact_id", "met_contact_id"):

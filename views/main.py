@@ -403,7 +403,9 @@ class TerrainUI:
             form = QuoteForm(
                 t,
                 search=lambda text: self.device.search_products(text, limit=6),
-                price=lambda lines, discount: self.device.price_quote(account_id, lines, discount),
+                price=lambda lines, discount: self.device.price_quote(
+                    account_id, lines, discount, day=datetime.now(t.zone).date()
+                ),
             )
 
             def save() -> None:
@@ -411,7 +413,9 @@ class TerrainUI:
                     lines, discount = form.read()
                     if not lines:
                         raise ValueError(t("quote.empty"))
-                    quote_id = self.device.create_quote(account_id, lines, discount, valid_until=None)
+                    quote_id = self.device.create_quote(
+                        account_id, lines, discount, valid_until=None, issued_on=datetime.now(t.zone).date()
+                    )
                 except (ValueError, InvalidEdit) as exc:
                     form.error.value = str(exc)
                     return
@@ -455,11 +459,15 @@ class TerrainUI:
         async def pdf() -> None:
             """On a phone, the share sheet (mail, messages...); elsewhere, a download or a file."""
             name = f"{quote.legal_number or quote.provisional_number}.pdf"
-            content = await asyncio.to_thread(self.device.quote_pdf, quote.id, t)
-            if self.page.platform is not None and self.page.platform.is_mobile() and not self.page.web:
-                await ft.Share().share_files([ft.ShareFile(data=content, name=name, mime_type="application/pdf")])
-            else:
-                await self._files.save_file(file_name=name, src_bytes=content)
+            try:
+                content = await asyncio.to_thread(self.device.quote_pdf, quote.id, t)
+                if self.page.platform is not None and self.page.platform.is_mobile() and not self.page.web:
+                    await ft.Share().share_files([ft.ShareFile(data=content, name=name, mime_type="application/pdf")])
+                else:
+                    await self._files.save_file(file_name=name, src_bytes=content)
+            except Exception as exc:  # noqa: BLE001 - whatever failed, the rep is told, the screen stays
+                self._told(t("quote.pdf_failed", reason=str(exc) or type(exc).__name__))
+                self._safe_update()
 
         def order() -> None:
             try:

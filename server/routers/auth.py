@@ -43,13 +43,15 @@ def token(
 ) -> TokenResponse:
     """Sign in with a password (`grant_type=password`) or renew with a refresh token."""
     now = utcnow()
-    begin_write(session)  # a sign-in writes (the device, its number, a refresh token)
     if grant_type == "password":
         if not username or not password or not device_id:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "username, password and device_id are required")
         user = session.exec(select(User).where(User.username == username)).first()
         if user is None or not user.active or not verify_password(user.password_hash, password):
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, _BAD_LOGIN)
+        # A sign-in writes (the device, its number, a refresh token): the write lock, once the
+        # password is checked, so that checking one never holds up other writers.
+        begin_write(session)
         device = session.get(Device, device_id)
         if device is None:
             device = Device(id=device_id, user_id=user.id, name=device_name, platform=platform)
@@ -63,6 +65,7 @@ def token(
     else:
         if not refresh_token:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "refresh_token is required")
+        begin_write(session)
         stored = session.exec(
             select(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(refresh_token))
         ).first()

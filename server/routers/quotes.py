@@ -13,6 +13,8 @@ from sqlmodel.sql.expression import Select
 
 from app.ids import utcnow
 from app.models import Account, Quote, QuoteLine
+from app.quotes import lines_in_order
+from server.db import begin_write
 from server.deps import CurrentManager, CurrentUser, SessionDep
 from server.models import User
 from server.scope import account_scope_filter, scope_owner_ids
@@ -66,7 +68,7 @@ class ApprovalDecision(BaseModel):
 
 def _public(session: SessionDep, quote: Quote, account_name: str, rep: str | None, lines: bool) -> QuotePublic:
     found = (
-        session.exec(select(QuoteLine).where(QuoteLine.quote_id == quote.id).order_by(col(QuoteLine.id))).all()
+        lines_in_order(quote.id, list(session.exec(select(QuoteLine).where(QuoteLine.quote_id == quote.id))))
         if lines
         else []
     )
@@ -121,11 +123,15 @@ def read_quote(quote_id: str, session: SessionDep, user: CurrentUser) -> QuotePu
 
 @router.post("/{quote_id}/approval", response_model=QuotePublic)
 def decide_approval(quote_id: str, body: ApprovalDecision, session: SessionDep, manager: CurrentManager) -> QuotePublic:
-    """Approve or refuse the discount of a quote that waits for it; the rep sees it after sync."""
-    row = session.exec(_in_scope(session, manager).where(col(Quote.id) == quote_id)).first()
+    """Approve or refuse the discount of a quote that waits for it; the rep sees it after sync.
+    Not one's own quote's; two managers deciding at once: the first decides, the second is told."""
+    begin_write(session)  # SQLite: the write lock first; PostgreSQL: the row lock below
+    row = session.exec(_in_scope(session, manager).where(col(Quote.id) == quote_id).with_for_update(of=Quote)).first()
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
     quote, name, rep = row
+    if quote.created_by == manager.id:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "a manager does not approve the discount of their own quote")
     if quote.approval != "needed":
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"this quote does not wait for an approval (approval: {quote.approval})"

@@ -5,7 +5,7 @@ with a readable reason while the rest of the outbox goes through."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -110,7 +110,7 @@ def test_the_steps_of_a_quote_are_checked_on_both_sides(api: TestClient, tmp_pat
     quote = _quote(alice, 0)
     with Session(alice.replica) as session:
         set_quote_status(session=session, quote_id=quote.id, status="refused")
-        with pytest.raises(InvalidEdit, match="a quote refused cannot become accepted"):
+        with pytest.raises(InvalidEdit, match="this quote is refused: it cannot change any more"):
             set_quote_status(session=session, quote_id=quote.id, status="accepted")
         with pytest.raises(InvalidEdit, match="only an accepted quote becomes an order"):
             order_from_quote(session=session, quote_id=quote.id)
@@ -118,7 +118,7 @@ def test_the_steps_of_a_quote_are_checked_on_both_sides(api: TestClient, tmp_pat
     with ServerSession(_server(api)) as session:
         version = session.get(Quote, quote.id).version  # type: ignore[union-attr]
     (result,) = push_updates(api, alice, "quote", quote.id, version, 7_101, {"status": "sent"})
-    assert result["status"] == "rejected" and result["reason"] == "a quote refused cannot become sent"
+    assert result["status"] == "rejected" and result["reason"] == "this quote is refused: it cannot change any more"
 
 
 def test_an_order_repriced_on_the_server_is_refused_readably_and_holds_nothing_else_up(
@@ -149,7 +149,10 @@ def test_an_order_repriced_on_the_server_is_refused_readably_and_holds_nothing_e
             fields={"account_id": account, "due_at": "2026-12-04T08:00:00Z", "reason": "Rappeler pour la livraison"},
         )
         reminder_id = reminder.id
-    later = _quote(alice, 0)
+    with Session(alice.replica) as session:  # a quote of a product whose price did not change
+        other = session.exec(select(Product.id).where(Product.active).order_by(col(Product.sku).desc())).first()
+        assert other is not None
+        later = create_quote(session=session, account_id=account, lines=[{"product_id": other, "quantity": 1}])
     alice.sync()
     with ServerSession(_server(api)) as session:
         assert session.get(Order, order_id) is None
@@ -163,3 +166,91 @@ def test_an_order_repriced_on_the_server_is_refused_readably_and_holds_nothing_e
     reason = refused[0]["reason"]
     assert reason.startswith("prices changed: this order comes to €") and "with today's prices, not €" in reason
     assert f"not €{shown / 100:,.2f}" in reason
+
+
+def test_a_signed_quote_never_changes_orders_once_as_quoted_and_a_stale_price_is_caught(
+    api: TestClient, tmp_path: Path
+) -> None:
+    alice = _device(api, tmp_path, "alice")
+    quote = _quote(alice, 0)
+    with Session(alice.replica) as session:
+        set_quote_status(
+            session=session, quote_id=quote.id, status="accepted", signed_by="Anne Martin", signed_at=SIGNED
+        )
+        with pytest.raises(InvalidEdit, match="this quote is accepted: it cannot change any more"):
+            set_quote_status(session=session, quote_id=quote.id, status="accepted", signed_by="Someone Else")
+        order = order_from_quote(session=session, quote_id=quote.id)
+        with pytest.raises(InvalidEdit, match="this quote's order is already placed"):
+            order_from_quote(session=session, quote_id=quote.id)
+        order_id = order.id
+    alice.sync()
+    with ServerSession(_server(api)) as session:
+        stored = session.get(Quote, quote.id)
+        assert stored is not None and stored.status == "ordered" and session.get(Order, order_id) is not None
+        version = stored.version
+    # Whatever a device sends: the signature of an ordered quote stays.
+    (result,) = push_updates(api, alice, "quote", quote.id, version, 7_201, {"signed_by": "Someone Else"})
+    assert result["status"] == "rejected" and result["reason"] == "this quote is ordered: it cannot change any more"
+    # An order naming an accepted quote must be that quote's lines and discounts.
+    second = _quote(alice, 0)
+    with Session(alice.replica) as session:
+        set_quote_status(session=session, quote_id=second.id, status="accepted", signed_by="Anne Martin")
+    alice.sync()
+    account, lines = _lines(alice)
+    body = {
+        "client_id": alice.state()["device_id"],
+        "schema_version": 1,
+        "mutations": [
+            {
+                "mid": 7_301,
+                "entity": "order",
+                "id": "0192f3e4-0000-7000-8000-00000000f00d",
+                "op": "create",
+                "fields": {
+                    "account_id": second.account_id,
+                    "quote_id": second.id,
+                    "ordered_at": "2026-11-30T10:00:00Z",
+                    "discount_bp": 10_000,  # everything free, "as quoted"
+                    "lines": [{"product_id": x["product_id"], "quantity": x["quantity"]} for x in lines],
+                    "expected_gross_amount": 0,
+                },
+            }
+        ],
+    }
+    rep = {"Authorization": f"Bearer {alice._access_token}"}
+    (refused,) = api.post("/api/v1/sync/push", json=body, headers=rep).json()["results"]
+    assert refused["status"] == "rejected"
+    assert refused["reason"] == "the order's lines or discounts are not those of the quote it names"
+    # A quote made with prices the server has changed since is refused, with both totals.
+    stale = _quote(alice, 0)
+    with ServerSession(_server(api)) as session:
+        for line in lines:
+            for item in session.exec(select(PriceListItem).where(PriceListItem.product_id == line["product_id"])):
+                item.unit_price_amount += 500
+            product = session.get(Product, line["product_id"])
+            assert product is not None
+            product.list_price_amount += 500
+        session.commit()
+    alice.sync()
+    with ServerSession(_server(api)) as session:
+        assert session.get(Quote, stale.id) is None
+    with Session(alice.replica) as session:
+        reasons = [r["reason"] for r in pending_changes(session=session)["rejected"] if r["id"] == stale.id]
+    assert len(reasons) == 1 and reasons[0].startswith("prices changed: this quote comes to €")
+    assert f"not €{stale.gross_amount / 100:,.2f}: make it again with the customer" in reasons[0]
+
+
+def test_a_quote_past_its_validity_is_not_accepted(api: TestClient, tmp_path: Path) -> None:
+    alice = _device(api, tmp_path, "alice")
+    account, lines = _lines(alice)
+    with Session(alice.replica) as session:
+        quote = create_quote(
+            session=session,
+            account_id=account,
+            lines=lines,
+            issued_on=date(2026, 10, 1),
+            valid_until=date(2026, 10, 31),
+        )
+        with pytest.raises(InvalidEdit, match="this quote expired on 2026-10-31: make a new one"):
+            set_quote_status(session=session, quote_id=quote.id, status="accepted", signed_by="Anne Martin")
+        set_quote_status(session=session, quote_id=quote.id, status="expired")
