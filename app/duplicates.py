@@ -27,6 +27,7 @@ __all__ = [
     "NAME_THRESHOLD",
     "company_key",
     "email_domain",
+    "key_similarity",
     "name_similarity",
     "phone_key",
     "same_company",
@@ -71,7 +72,11 @@ def company_key(name: str) -> str:
 def name_similarity(a: str, b: str) -> float:
     """How alike two company names are, 0 to 100, on their keys: the best of the whole-string
     ratio and the word-order-free ratio (typos and swapped words both count as close)."""
-    key_a, key_b = company_key(a), company_key(b)
+    return key_similarity(company_key(a), company_key(b))
+
+
+def key_similarity(key_a: str, key_b: str, **_kwargs: object) -> float:
+    """`name_similarity` of two names already reduced by `company_key` (a rapidfuzz scorer)."""
     if not key_a or not key_b:
         return 0.0
     if key_a == key_b:
