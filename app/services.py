@@ -55,7 +55,7 @@ from app.figures import Rfm
 from app.geocoding import Geocoder, GeocodeReport, geocode_pending, make_geocoder, waiting_accounts
 from app.i18n import Translator
 from app.ids import utcnow
-from app.models import Account, Quote, QuoteLine, Reminder
+from app.models import Account, Product, Quote, QuoteLine, Reminder
 from app.nearby import NearbyAccount, nearby_accounts
 from app.pricing import LineIn, PricedDocument, load_catalogue, price
 from app.quote_pdf import QuoteNotFound, quote_pdf
@@ -120,6 +120,10 @@ def _listed(session: Session, reminders: list[Reminder]) -> list[DueReminder]:
     return [DueReminder(r.id, r.account_id, names.get(r.account_id, ""), r.due_at, r.reason, r.rule) for r in reminders]
 
 
+def _product_line(p: Product) -> ProductLine:
+    return ProductLine(p.id, p.name, p.sku, p.category, p.list_price_amount, p.currency, p.in_stock)
+
+
 def _int(text: str | None) -> int | None:
     return None if text is None else int(text)
 
@@ -162,21 +166,21 @@ class Device:
 
     def search_products(self, query: str, limit: int = 5) -> list[ProductLine]:
         with Session(self.replica) as session:
-            return [
-                ProductLine(p.id, p.name, p.sku, p.category, p.list_price_amount, p.currency, p.in_stock)
-                for p in search_products(session=session, query=query, limit=limit)
-            ]
+            return [_product_line(p) for p in search_products(session=session, query=query, limit=limit)]
 
     def catalogue(self, query: str = "", category: str | None = None) -> list[ProductLine]:
         with Session(self.replica) as session:
-            return [
-                ProductLine(p.id, p.name, p.sku, p.category, p.list_price_amount, p.currency, p.in_stock)
-                for p in browse_catalogue(session=session, query=query, category=category)
-            ]
+            return [_product_line(p) for p in browse_catalogue(session=session, query=query, category=category)]
 
     def product_categories(self) -> list[str]:
         with Session(self.replica) as session:
             return product_categories(session=session)
+
+    def account_name(self, account_id: str) -> str | None:
+        """The account's name (None if it is not on this device): for a page's title, no card read."""
+        with Session(self.replica) as session:
+            account = session.get(Account, account_id)
+            return account.name if account is not None else None
 
     def card(self, account_id: str, today: date) -> CustomerCard | None:
         with Session(self.replica) as session:

@@ -397,8 +397,8 @@ class TerrainUI:
         t = self.t
         if rest.startswith("new/"):
             account_id = rest.removeprefix("new/")
-            card = self.device.card(account_id, today=datetime.now(t.zone).date())
-            if card is None:
+            account_name = self.device.account_name(account_id)
+            if account_name is None:
                 return ft.Column([ft.Text(t("card.not_found"))])
             form = QuoteForm(
                 t,
@@ -423,14 +423,13 @@ class TerrainUI:
                 self.go(f"/quote/{quote_id}")
                 self._told(t("quote.saved"))
 
-            return quote_form_page(t, str(card.account["name"]), form, save, lambda: self.go(f"/accounts/{account_id}"))
+            return quote_form_page(t, account_name, form, save, lambda: self.go(f"/accounts/{account_id}"))
         quote_id, _slash, action = rest.partition("/")
         found = self.device.quote(quote_id)
         if found is None:
             return ft.Column([ft.Text(t("card.not_found"))])
         quote, lines = found
-        card = self.device.card(quote.account_id, today=datetime.now(t.zone).date())
-        account_name = str(card.account["name"]) if card is not None else quote.account_id
+        account_name = self.device.account_name(quote.account_id) or quote.account_id
 
         def status(new: str, signer: str | None = None, svg: str | None = None) -> str | None:
             try:
@@ -662,8 +661,8 @@ class TerrainUI:
         t = self.t
         day_text, _slash, account_id = rest.partition("/")
         day = self._day_of(day_text)
-        card = self.device.card(account_id, today=day) if account_id else None
-        account = (account_id, str(card.account["name"])) if card is not None else None
+        name = self.device.account_name(account_id) if account_id else None
+        account = (account_id, name) if name is not None else None
         form = PlanForm(t, day=day, account=account, contacts_of=self.device.contacts_of, search=self.device.search)
 
         def save(planned: PlannedVisit) -> str | None:
