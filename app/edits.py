@@ -26,10 +26,12 @@ from app.mutations import (
     CREATES,
     MERGED,
     REPORT_FIELDS,
+    UNOWNED_CREATES,
     VERSIONED,
     OrderCommand,
     QuoteCreate,
     priced_document,
+    stage_problem,
 )
 from app.pricing import PricingError
 from sync.state import OutboxEntry, SyncConflict, queue_mutation
@@ -73,6 +75,9 @@ def _update(
     if (blank := blank_required_field(model, values)) is not None:
         raise InvalidEdit(f"{blank} cannot be empty")
     record.sqlmodel_update(values)
+    if (problem := stage_problem(record)) is not None:
+        session.rollback()
+        raise InvalidEdit(problem)
     queue_mutation(
         session,
         entity=str(model.__tablename__),
@@ -134,7 +139,7 @@ def create_record(*, session: Session, entity: str, fields: dict[str, Any], auth
         data.setdefault("expected_gross_amount", 0)  # replaced below by the total priced here
     body = _validated(create_model, {**data, "id": record_id} if entity in ("account", "contact") else data)
     account_id = record_id if entity == "account" else getattr(body, "account_id", None)
-    if entity != "account" and session.get(Account, account_id) is None:
+    if entity not in ("account", *UNOWNED_CREATES) and session.get(Account, account_id) is None:
         raise InvalidEdit(f"no account {account_id} on this device")
     values = body.model_dump(exclude_none=True, exclude={"id", "lines", "expected_gross_amount"})
     values["id"] = record_id
@@ -160,6 +165,8 @@ def create_record(*, session: Session, entity: str, fields: dict[str, Any], auth
         wire["expected_gross_amount"] = getattr(record, "gross_amount")  # noqa: B009
     else:
         record = model.model_validate(values)
+        if (problem := stage_problem(record)) is not None:
+            raise InvalidEdit(problem)
     session.add(record)
     session.add_all(children)
     queue_mutation(session, entity=entity, record_id=record_id, op="create", fields=wire)

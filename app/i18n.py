@@ -14,6 +14,9 @@ from app.brief import BriefPoint
 if TYPE_CHECKING:
     from app.reminders import ProposedReminder
 from app.money import format_money
+from app.words import followup as followup_words
+from app.words import leads as leads_words
+from app.words import pipeline as pipeline_words
 
 __all__ = ["LANGUAGES", "Translator"]
 
@@ -541,6 +544,10 @@ _MESSAGES: dict[str, dict[str, str]] = {
     "dash.segments": {"fr": "Segments RFM", "en": "RFM segments"},
     "dash.monthly": {"fr": "CA HT par mois", "en": "Net revenue by month"},
 }
+
+
+for _words in (leads_words, pipeline_words, followup_words):
+    _MESSAGES.update(_words.MESSAGES)
 
 
 class Translator:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, ConfigDict
+from pydantic import AwareDatetime, ConfigDict, StringConstraints
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlmodel import Field, SQLModel
@@ -35,10 +35,15 @@ __all__ = [
     "ContactCreate",
     "ContactPublic",
     "ContactUpdate",
+    "EmailMessage",
+    "EmailStatus",
     "Invoice",
     "LifecycleStage",
     "LifecycleStageChange",
     "Opportunity",
+    "OpportunityStage",
+    "OpportunityStageChange",
+    "Origin",
     "Order",
     "OrderCreate",
     "OrderLine",
@@ -54,6 +59,7 @@ __all__ = [
     "Reminder",
     "SurveyResponse",
     "TaxRate",
+    "Temperature",
     "Ticket",
     "UTCDateTime",
     "Visit",
@@ -112,6 +118,8 @@ def _utc_day_postgresql(element: utc_day, compiler: Any, **kw: Any) -> str:
 
 #: The text form of a UUID, as devices and the server make ids.
 ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+#: A language as ISO 639-1 ("fr", "en"), optionally with a region ("fr-BE").
+LANGUAGE_PATTERN = r"^[a-z]{2}(-[A-Z]{2})?$"
 #: Bounds that keep any line total within a 64-bit integer of minor units.
 MAX_QUANTITY = 1_000_000
 MAX_UNIT_PRICE = 10**11
@@ -208,6 +216,8 @@ class AccountBase(SQLModel):
     website: str | None = Field(default=None, max_length=254)
     social_profiles: dict[str, str] = _json({})
     origin: str | None = Field(default=None, sa_type=sa.String(20), max_length=20)
+    #: The event (a trade fair's campaign) where the customer was first met, if any.
+    origin_campaign_id: str | None = Field(default=None, max_length=36)
     first_touch_at: datetime | None = _when()
     lifecycle_stage: str = _enum(LifecycleStage.lead)
     segment: str | None = Field(default=None, max_length=40)
@@ -255,6 +265,7 @@ class AccountUpdate(SQLModel):
     email: str | None = Field(default=None, max_length=254)
     website: str | None = Field(default=None, max_length=254)
     origin: Origin | None = None
+    origin_campaign_id: str | None = Field(default=None, max_length=36)
     lifecycle_stage: LifecycleStage | None = None
     segment: str | None = Field(default=None, max_length=40)
     tags: list[str] | None = None
@@ -307,6 +318,11 @@ class ContactBase(SQLModel):
     consent_post: bool = False
     is_primary: bool = False
     notes: str | None = Field(default=None, max_length=10_000)
+    #: The language to write to the person in (ISO 639-1: "fr", "en"); None: the account's country's.
+    language: str | None = Field(default=None, max_length=8)
+    #: Where the person was met first (`Origin`), and the event's campaign when it was one.
+    origin: str | None = Field(default=None, sa_type=sa.String(20), max_length=20)
+    origin_campaign_id: str | None = Field(default=None, max_length=36)
 
 
 class Contact(Record, ContactBase, table=True):
@@ -318,6 +334,8 @@ class ContactCreate(ContactBase):
     id: str | None = _new_id_field()
     account_id: str = Field(max_length=36)
     preferred_channel: Channel | None = None
+    origin: Origin | None = None
+    language: str | None = Field(default=None, max_length=8, schema_extra={"pattern": LANGUAGE_PATTERN})
 
 
 class ContactUpdate(SQLModel):
@@ -340,6 +358,7 @@ class ContactUpdate(SQLModel):
     consent_post: bool | None = None
     is_primary: bool | None = None
     notes: str | None = Field(default=None, max_length=10_000)
+    language: str | None = Field(default=None, max_length=8, schema_extra={"pattern": LANGUAGE_PATTERN})
 
 
 class ContactPublic(ContactBase):
@@ -523,6 +542,14 @@ class QuoteLine(Record, table=True):
     tax_amount: int = _money(0)
 
 
+class OpportunityStage(StrEnum):
+    qualification = "qualification"
+    proposal = "proposal"
+    negotiation = "negotiation"
+    won = "won"
+    lost = "lost"
+
+
 class Opportunity(Record, table=True):
     account_id: str = _account_fk()
     name: str = Field(max_length=200)
@@ -535,6 +562,19 @@ class Opportunity(Record, table=True):
     closed_at: datetime | None = _when()
     lost_reason: str | None = Field(default=None, max_length=500)
     competitor: str | None = Field(default=None, max_length=120)
+    owner_id: str | None = Field(default=None, max_length=36)
+
+
+class OpportunityStageChange(Record, table=True):
+    """One move of an opportunity on the board, with its date (written by the server)."""
+
+    __tablename__ = "opportunity_stage_change"
+    account_id: str = _account_fk()
+    opportunity_id: str = Field(foreign_key="opportunity.id", index=True, max_length=36, ondelete="CASCADE")
+    from_stage: str | None = Field(default=None, sa_type=sa.String(20), max_length=20)
+    to_stage: str = _enum(OpportunityStage.qualification)
+    changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    changed_by: str | None = Field(default=None, max_length=36)
 
 
 # Visits, activities, tickets ----------------------------------------------------------------
@@ -599,6 +639,14 @@ class Activity(Record, table=True):
     quote_id: str | None = Field(default=None, max_length=36)
     ticket_id: str | None = Field(default=None, max_length=36)
     author_id: str | None = Field(default=None, max_length=36)
+    #: The campaign or event this activity belongs to (a lead met at a trade fair, a follow-up).
+    campaign_id: str | None = Field(default=None, max_length=36)
+    #: A lead's capture: how keen (hot, warm, cold), the products asked about, the next step.
+    temperature: str | None = Field(default=None, sa_type=sa.String(10), max_length=10)
+    product_ids: list[str] | None = Field(default=None, sa_type=sa.JSON)
+    next_step: str | None = Field(default=None, max_length=500)
+    #: The e-mail this activity records, once the server sent it.
+    email_id: str | None = Field(default=None, max_length=36)
 
 
 class ActivityKind(StrEnum):
@@ -608,6 +656,12 @@ class ActivityKind(StrEnum):
     sms = "sms"
     social = "social"
     note = "note"
+
+
+class Temperature(StrEnum):
+    hot = "hot"
+    warm = "warm"
+    cold = "cold"
 
 
 class ActivityCreate(SQLModel):
@@ -622,6 +676,12 @@ class ActivityCreate(SQLModel):
     subject: str | None = Field(default=None, max_length=200)
     summary: str | None = Field(default=None, max_length=10_000)
     visit_id: str | None = Field(default=None, max_length=36)
+    campaign_id: str | None = Field(default=None, max_length=36, schema_extra={"pattern": ID_PATTERN})
+    temperature: Temperature | None = None
+    product_ids: list[Annotated[str, StringConstraints(max_length=36, pattern=ID_PATTERN)]] | None = Field(
+        default=None, max_length=50
+    )
+    next_step: str | None = Field(default=None, max_length=500)
 
 
 class Ticket(Record, table=True):
@@ -640,10 +700,14 @@ class Ticket(Record, table=True):
 
 # Campaigns and surveys ----------------------------------------------------------------------
 class Campaign(Record, table=True):
+    """A marketing campaign, or an event (channel "trade_fair") where reps meet leads."""
+
     name: str = Field(max_length=200)
     channel: str = _enum("email")
     starts_on: date | None = None
     ends_on: date | None = None
+    place: str | None = Field(default=None, max_length=200)
+    created_by: str | None = Field(default=None, max_length=36)
 
 
 class CampaignResponse(Record, table=True):
@@ -664,6 +728,32 @@ class SurveyResponse(Record, table=True):
     score: int
     comment: str | None = Field(default=None, max_length=2000)
     answered_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class EmailStatus(StrEnum):
+    queued = "queued"
+    sent = "sent"
+    failed = "failed"
+
+
+class EmailMessage(Record, table=True):
+    """An e-mail a rep wrote on the device (a follow-up after an event): the server sends it
+    through its SMTP settings, then records it as an activity and the campaign's response."""
+
+    __tablename__ = "email_message"
+    account_id: str = _account_fk()
+    contact_id: str | None = Field(default=None, foreign_key="contact.id", max_length=36)
+    campaign_id: str | None = Field(default=None, max_length=36)
+    author_id: str | None = Field(default=None, max_length=36)
+    to_address: str = Field(max_length=254)
+    language: str = Field(default="fr", max_length=8)
+    subject: str = Field(max_length=200)
+    body: str = Field(sa_type=sa.Text)
+    status: str = _enum(EmailStatus.queued)
+    queued_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
+    sent_at: datetime | None = _when()
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=500)
 
 
 class Reminder(Record, table=True):
@@ -697,12 +787,14 @@ ENTITIES: dict[str, type[Record]] = {
         Quote,
         QuoteLine,
         Opportunity,
+        OpportunityStageChange,
         Visit,
         Activity,
         Ticket,
         CampaignResponse,
         SurveyResponse,
         Reminder,
+        EmailMessage,
     )
 }
 

@@ -18,19 +18,25 @@ from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import AwareDatetime, ConfigDict, StringConstraints, model_validator
 from sqlmodel import Field, Session, SQLModel
 
 from app.models import (
     ID_PATTERN,
+    LANGUAGE_PATTERN,
     Account,
     AccountCreate,
     AccountUpdate,
     Activity,
     ActivityCreate,
+    Campaign,
     Contact,
     ContactCreate,
     ContactUpdate,
+    EmailMessage,
+    Opportunity,
+    OpportunityStage,
     Order,
     OrderLine,
     Quote,
@@ -44,6 +50,12 @@ from app.pricing import LineIn, load_catalogue, price
 
 __all__ = [
     "AUTHOR_FIELD",
+    "CampaignCreate",
+    "EmailCreate",
+    "OpportunityCreate",
+    "OpportunityUpdate",
+    "UNOWNED_CREATES",
+    "stage_problem",
     "CREATES",
     "MERGED",
     "MAX_PRODUCTS_PRESENTED",
@@ -195,6 +207,83 @@ class QuoteUpdate(_Strict):
     signature_svg: str | None = Field(default=None, max_length=MAX_SIGNATURE_CHARS)
 
 
+class CampaignCreate(_Strict):
+    """An event (a trade fair) a rep opens on arrival: every lead met there names it as origin.
+    Reps create events only; marketing campaigns come from the server."""
+
+    name: str = Field(min_length=1, max_length=200)
+    channel: str = Field(default="trade_fair", schema_extra={"pattern": "^(trade_fair|email|phone|post|social|web)$"})
+    place: str | None = Field(default=None, max_length=200)
+    starts_on: date | None = None
+    ends_on: date | None = None
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> CampaignCreate:
+        if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
+            raise ValueError("ends_on is before starts_on")
+        return self
+
+
+class OpportunityCreate(_Strict):
+    account_id: str = _id()
+    name: str = Field(min_length=1, max_length=200)
+    stage: OpportunityStage = OpportunityStage.qualification
+    amount: int = Field(default=0, ge=0, le=10**13)
+    currency: str = Field(default="EUR", min_length=3, max_length=3)
+    probability_pct: int = Field(default=10, ge=0, le=100)
+    expected_close: date | None = None
+    lost_reason: str | None = Field(default=None, max_length=500)
+    competitor: str | None = Field(default=None, max_length=120)
+
+
+class OpportunityUpdate(_Strict):
+    """Moved on the board, re-estimated, or lost (with a reason, and the competitor if any)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    stage: OpportunityStage | None = None
+    amount: int | None = Field(default=None, ge=0, le=10**13)
+    probability_pct: int | None = Field(default=None, ge=0, le=100)
+    expected_close: date | None = None
+    closed_at: AwareDatetime | None = None
+    lost_reason: str | None = Field(default=None, max_length=500)
+    competitor: str | None = Field(default=None, max_length=120)
+
+
+def stage_problem(record: Record) -> str | None:
+    """Why a record cannot stand as it is: a lost account or opportunity needs the reason it
+    was lost (the competitor, when there is one, is asked beside it)."""
+    if isinstance(record, Account):
+        stage, reason = record.lifecycle_stage, record.lost_reason
+    elif isinstance(record, Opportunity):
+        stage, reason = record.stage, record.lost_reason
+    else:
+        return None
+    if stage == "lost" and not (reason or "").strip():
+        return "lost_reason: say why it was lost (and to which competitor, if any)"
+    return None
+
+
+class EmailCreate(_Strict):
+    """An e-mail the rep reviewed and sends: it waits in the outbox for the network, then on
+    the server for its SMTP server."""
+
+    account_id: str = _id()
+    contact_id: str | None = _optional_id()
+    campaign_id: str | None = _optional_id()
+    to_address: str = Field(min_length=3, max_length=254)
+    language: str = Field(default="fr", max_length=8, schema_extra={"pattern": LANGUAGE_PATTERN})
+    subject: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=50_000)
+
+    @model_validator(mode="after")
+    def _valid_address(self) -> EmailCreate:
+        try:
+            self.to_address = validate_email(self.to_address, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            raise ValueError(f"to_address: {exc}") from exc
+        return self
+
+
 class OrderCommand(_Strict):
     """Place an order: products and quantities; the server prices it, and refuses it when its
     total is not the one the rep showed the customer (`expected_gross_amount`)."""
@@ -220,6 +309,9 @@ CREATES: dict[str, tuple[type[Record], type[SQLModel]]] = {
     "ticket": (Ticket, TicketCreate),
     "quote": (Quote, QuoteCreate),
     "order": (Order, OrderCommand),
+    "campaign": (Campaign, CampaignCreate),
+    "opportunity": (Opportunity, OpportunityCreate),
+    "email_message": (EmailMessage, EmailCreate),
 }
 #: What a device may change, merged field by field against the version it was made on.
 MERGED: dict[str, tuple[type[Record], type[SQLModel]]] = {
@@ -228,11 +320,22 @@ MERGED: dict[str, tuple[type[Record], type[SQLModel]]] = {
     "visit": (Visit, VisitUpdate),
     "reminder": (Reminder, ReminderUpdate),
     "ticket": (Ticket, TicketUpdate),
+    "opportunity": (Opportunity, OpportunityUpdate),
 }
 #: What a device may change only from the server's latest version.
 VERSIONED: dict[str, tuple[type[Record], type[SQLModel]]] = {"quote": (Quote, QuoteUpdate)}
 #: Who made a record: set from the signed-in user (by the server, from the token).
-AUTHOR_FIELD = {"activity": "author_id", "visit": "rep_id", "reminder": "owner_id", "quote": "created_by"}
+AUTHOR_FIELD = {
+    "activity": "author_id",
+    "visit": "rep_id",
+    "reminder": "owner_id",
+    "quote": "created_by",
+    "campaign": "created_by",
+    "opportunity": "owner_id",
+    "email_message": "author_id",
+}
+#: What a device creates that belongs to no account (shared with every device).
+UNOWNED_CREATES = frozenset({"campaign"})
 
 
 def priced_document(

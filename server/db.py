@@ -50,7 +50,7 @@ _FIELDS = "terrain_field_changes"
 DEVICE = "terrain_device_id"
 _BOOKKEEPING = frozenset({"id", "version", "updated_at", "created_at"})
 #: Entities merged field by field on push: the server remembers when each field last changed.
-FIELD_MERGED = frozenset({"account", "contact", "visit", "reminder", "ticket"})
+FIELD_MERGED = frozenset({"account", "contact", "visit", "reminder", "ticket", "opportunity"})
 
 
 @dataclass(frozen=True, slots=True)

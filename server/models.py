@@ -12,6 +12,8 @@ from app.ids import new_id, utcnow
 from app.models import UTCDateTime
 
 __all__ = [
+    "AccountKey",
+    "MergeProposal",
     "COMPACTED_THROUGH",
     "SERVER_TABLES",
     "ChangeLog",
@@ -147,6 +149,35 @@ class DocumentCounter(SQLModel, table=True):
     last: int = 0
 
 
+class AccountKey(SQLModel, table=True):
+    """One identifier of an account as duplicate checks compare them (`app.duplicates`): its
+    SIREN, an e-mail, a phone in E.164, a company e-mail domain, or its company-name key. Kept by
+    `server.merges` as accounts and contacts are written, so a lead is matched by index."""
+
+    __tablename__ = "account_key"
+    __table_args__ = (sa.Index("ix_account_key_kind_key", "kind", "key"),)
+    account_id: str = Field(primary_key=True, max_length=36)
+    kind: str = Field(primary_key=True, max_length=10)
+    key: str = Field(primary_key=True, max_length=254)
+
+
+class MergeProposal(SQLModel, table=True):
+    """Two accounts that look like one company (found when a device's lead reached the server):
+    offered to a manager, who merges them (everything of `duplicate_id` moves to `account_id`)
+    or says they differ. A merged proposal also redirects late changes to the merged account."""
+
+    __tablename__ = "merge_proposal"
+    __table_args__ = (sa.UniqueConstraint("account_id", "duplicate_id"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    account_id: str = Field(max_length=36, index=True)
+    duplicate_id: str = Field(max_length=36, index=True)
+    reasons: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    status: str = Field(default="open", max_length=10, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decided_by: str | None = Field(default=None, max_length=36)
+
+
 #: server_state key: the change log holds no entry at or below this sequence number.
 COMPACTED_THROUGH = "change_log_compacted_through"
 
@@ -159,4 +190,6 @@ SERVER_TABLES = (
     "field_change",
     "server_state",
     "document_counter",
+    "account_key",
+    "merge_proposal",
 )

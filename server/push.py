@@ -25,6 +25,8 @@ from app.models import (
     Account,
     Contact,
     LifecycleStageChange,
+    Opportunity,
+    OpportunityStageChange,
     Quote,
     QuoteLine,
     Record,
@@ -39,10 +41,13 @@ from app.mutations import (
     CREATES,
     MERGED,
     REPORT_FIELDS,
+    UNOWNED_CREATES,
     VERSIONED,
+    CampaignCreate,
     OrderCommand,
     QuoteCreate,
     priced_document,
+    stage_problem,
 )
 from app.pricing import PricingError
 from app.quotes import discount_share_bp, lines_in_order, quote_change_problem
@@ -160,6 +165,8 @@ def _create(ctx: _Context, mutation: Mutation) -> MutationResult:
         if data.setdefault("owner_id", user.id) != user.id:
             raise Rejected("a rep creates accounts for themselves")
     body = _validated(create_model, data)
+    if isinstance(body, CampaignCreate) and user.role == Role.rep and body.channel != "trade_fair":
+        raise Rejected("a rep opens events (channel trade_fair); campaigns are made on the server")
     existing = session.get(table_model, mutation.id)
     if existing is not None:
         if _same_rule_reminder(existing, body, user):
@@ -168,7 +175,7 @@ def _create(ctx: _Context, mutation: Mutation) -> MutationResult:
             return MutationResult(mid=mutation.mid, status="applied", version=existing.version)
         raise Rejected(f"this {mutation.entity} was already recorded")
     account_id = getattr(body, "account_id", None)
-    if mutation.entity != "account" and not ctx.reaches(account_id):
+    if mutation.entity not in ("account", *UNOWNED_CREATES) and not ctx.reaches(account_id):
         raise Rejected("this customer is not (or no longer) yours")
     contact_id = getattr(body, "contact_id", None)
     if contact_id is not None and mutation.entity != "contact":
@@ -182,9 +189,18 @@ def _create(ctx: _Context, mutation: Mutation) -> MutationResult:
     if isinstance(body, QuoteCreate | OrderCommand):
         return _priced(ctx, mutation, body, values)
     record = table_model.model_validate(values)
+    if (problem := stage_problem(record)) is not None:
+        raise Rejected(problem)
     session.add(record)
     if isinstance(record, Account):
         session.add(LifecycleStageChange(account_id=record.id, to_stage=record.lifecycle_stage, changed_by=user.id))
+    if isinstance(record, Opportunity):
+        session.flush()
+        session.add(
+            OpportunityStageChange(
+                account_id=record.account_id, opportunity_id=record.id, to_stage=record.stage, changed_by=user.id
+            )
+        )
     return MutationResult(mid=mutation.mid, status="applied", version=1)
 
 
@@ -324,12 +340,24 @@ def _update(ctx: _Context, mutation: Mutation) -> MutationResult:
         else:
             applied[name] = value
     if applied:
-        old_stage = getattr(record, "lifecycle_stage", None)
+        old_stage = getattr(record, "lifecycle_stage", None) or getattr(record, "stage", None)
         record.sqlmodel_update(applied)
+        if (problem := stage_problem(record)) is not None:
+            raise Rejected(problem)
         if isinstance(record, Account) and record.lifecycle_stage != old_stage:
             session.add(
                 LifecycleStageChange(
                     account_id=record.id, from_stage=old_stage, to_stage=record.lifecycle_stage, changed_by=user.id
+                )
+            )
+        if isinstance(record, Opportunity) and record.stage != old_stage:
+            session.add(
+                OpportunityStageChange(
+                    account_id=record.account_id,
+                    opportunity_id=record.id,
+                    from_stage=old_stage,
+                    to_stage=record.stage,
+                    changed_by=user.id,
                 )
             )
         session.flush()
