@@ -123,8 +123,13 @@ def log_activity(*, session: Session, fields: dict[str, Any], author_id: str | N
     return activity
 
 
-def create_record(*, session: Session, entity: str, fields: dict[str, Any], author_id: str | None = None) -> Record:
+def create_record(
+    *, session: Session, entity: str, fields: dict[str, Any], author_id: str | None = None, commit: bool = True
+) -> Record:
     """Create a visit, a reminder, a ticket, a lead (an account), a quote or an order here.
+
+    `commit=False` leaves the transaction open, so that several records (a lead's account,
+    contact, activity and reminder) are saved together or not at all.
 
     The fields are checked with the schema the server checks them with (`app.mutations`).
     Quotes and orders are priced with the replica's catalogue; an order carries the total the
@@ -170,6 +175,9 @@ def create_record(*, session: Session, entity: str, fields: dict[str, Any], auth
     session.add(record)
     session.add_all(children)
     queue_mutation(session, entity=entity, record_id=record_id, op="create", fields=wire)
+    if not commit:
+        session.flush()
+        return record
     session.commit()
     session.refresh(record)
     return record

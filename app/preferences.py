@@ -23,6 +23,8 @@ class Preferences:
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     #: Where the rep's day starts and ends, "latitude,longitude" (empty: not said).
     home: str = ""
+    #: The event (trade fair) the rep opened on arrival: the leads captured go to it.
+    event_id: str = ""
 
     def home_position(self) -> tuple[float, float] | None:
         try:

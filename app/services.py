@@ -43,6 +43,7 @@ from app.card import (
 )
 from app.credentials import best_token_store
 from app.dashboard import Targets, book_figures, book_rfm
+from app.duplicates import siren_key
 from app.edits import (
     dismiss_rejected,
     edit_account,
@@ -55,7 +56,19 @@ from app.figures import Rfm
 from app.geocoding import Geocoder, GeocodeReport, geocode_pending, make_geocoder, waiting_accounts
 from app.i18n import Translator
 from app.ids import utcnow
-from app.models import Account, Product, Quote, QuoteLine, Reminder
+from app.lead_import import LeadDraft
+from app.leads import (
+    CapturedLead,
+    DuplicateIndex,
+    DuplicateMatch,
+    EventSummary,
+    LeadLine,
+    capture_lead,
+    event_leads,
+    events,
+    open_event,
+)
+from app.models import Account, Campaign, Product, Quote, QuoteLine, Reminder, Temperature
 from app.nearby import NearbyAccount, nearby_accounts
 from app.pricing import LineIn, PricedDocument, load_catalogue, price
 from app.quote_pdf import QuoteNotFound, quote_pdf
@@ -147,6 +160,7 @@ class Device:
     language: str = "fr"
     _geocoder: tuple[str, Geocoder] | None = field(default=None, repr=False)
     _rules_ran_for: tuple[date, Any] | None = field(default=None, repr=False)
+    _duplicates: tuple[tuple[Any, ...], DuplicateIndex] | None = field(default=None, repr=False)
 
     def connect(self, server_url: str, transport: httpx.BaseTransport | None = None) -> None:
         """Talk to this server from now on (the sign-in screen may name a new one)."""
@@ -158,6 +172,72 @@ class Device:
     def close(self) -> None:
         self.engine.http.close()
         self.replica.dispose()
+
+    # Trade fairs: events, and the leads met there.
+    def events(self, today: date) -> list[EventSummary]:
+        with Session(self.replica) as session:
+            return events(session=session, today=today)
+
+    def event(self, event_id: str) -> Campaign | None:
+        with Session(self.replica) as session:
+            found = session.get(Campaign, event_id)
+            return found if found is not None and found.channel == "trade_fair" else None
+
+    def open_event(self, name: str, place: str | None, starts_on: date | None, ends_on: date | None) -> str:
+        with Session(self.replica) as session:
+            event = open_event(
+                session=session,
+                name=name,
+                place=place,
+                starts_on=starts_on,
+                ends_on=ends_on,
+                author_id=self.engine.state().get("user_id"),
+            )
+            return event.id
+
+    def duplicates(self, draft: LeadDraft, company_id: str | None = None) -> list[DuplicateMatch]:
+        """The customers on this device a lead being typed may be (the index is built once until
+        the replica changes: a pull or a local write)."""
+        with Session(self.replica) as session:
+            key = _orders_version(session)
+            if self._duplicates is None or self._duplicates[0] != key:
+                self._duplicates = (key, DuplicateIndex(session))
+            index = self._duplicates[1]
+        return index.match(draft, siren_key(company_id) if company_id else None)
+
+    def capture_lead(
+        self,
+        event_id: str,
+        draft: LeadDraft,
+        *,
+        zone: ZoneInfo,
+        follow_up_reason: str,
+        company_id: str | None = None,
+        temperature: Temperature = Temperature.warm,
+        product_ids: list[str] | None = None,
+        next_step: str | None = None,
+        language: str | None = None,
+        attach_to: str | None = None,
+    ) -> CapturedLead:
+        with Session(self.replica) as session:
+            return capture_lead(
+                session=session,
+                event_id=event_id,
+                draft=draft,
+                company_id=company_id,
+                temperature=temperature,
+                product_ids=product_ids,
+                next_step=next_step,
+                language=language,
+                attach_to=attach_to,
+                author_id=self.engine.state().get("user_id"),
+                follow_up_reason=follow_up_reason,
+                zone=zone,
+            )
+
+    def event_leads(self, event_id: str) -> list[LeadLine]:
+        with Session(self.replica) as session:
+            return event_leads(session=session, event_id=event_id)
 
     # What the screens ask of the device, each in its own replica session.
     def search(self, query: str, limit: int = 100) -> list[AccountSummary]:

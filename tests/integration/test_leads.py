@@ -3,12 +3,20 @@ customers already in the book that a lead may be, by SIREN, e-mail, phone, domai
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
 import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from app.edits import InvalidEdit
+from app.ids import new_id
 from app.lead_import import LeadDraft
-from app.leads import DuplicateIndex, check_lead
-from app.models import Account, Contact
+from app.leads import DuplicateIndex, capture_lead, check_lead, event_leads, open_event
+from app.models import Account, Activity, Campaign, Contact, LifecycleStageChange, Reminder, Temperature
 from sync.engine import SyncEngine
 
 
@@ -54,3 +62,127 @@ def test_a_lead_is_matched_to_the_customer_it_already_is(alice: SyncEngine) -> N
         assert known.account_id == account.id and "email" in known.reasons
     # A new company, on gmail: nothing.
     assert index.match(LeadDraft(last_name="Inconnu", company="Zyxwv Quantique", email="zyx@gmail.com")) == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+def test_leads_captured_at_an_event_reach_the_server_with_the_event_as_origin(
+    alice: SyncEngine, demo_engine: Engine
+) -> None:
+    zone = ZoneInfo("Europe/Paris")
+    with Session(alice.replica) as session:
+        user_id = alice.state()["user_id"]
+        event = open_event(
+            session=session, name="Salon Vinitech", place="Bordeaux", starts_on=date(2026, 11, 30), ends_on=None
+        )
+        again = open_event(
+            session=session, name="salon vinitech", place=None, starts_on=date(2026, 11, 30), ends_on=None
+        )
+        assert again.id == event.id  # opened twice: one event
+        existing = session.exec(select(Account).order_by(col(Account.name))).first()
+        assert existing is not None
+        now = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+        new = capture_lead(
+            session=session,
+            event_id=event.id,
+            draft=LeadDraft(
+                "Léa", "Girard", "Domaine des Aubiers SARL", "lea@aubiers.fr", "06 12 34 56 78", notes="Veut une démo"
+            ),
+            company_id="552100554",
+            temperature=Temperature.hot,
+            next_step="Démo en janvier",
+            author_id=user_id,
+            follow_up_reason="Relancer {name} ({event})",
+            zone=zone,
+            now=now,
+        )
+        english = capture_lead(
+            session=session,
+            event_id=event.id,
+            draft=LeadDraft("Tom", "Baker", "Baker Wines Ltd", "tom@bakerwines.co.uk", "+44 20 7946 0958"),
+            temperature=Temperature.cold,
+            author_id=user_id,
+            zone=zone,
+            now=now,
+        )
+        attached = capture_lead(
+            session=session,
+            event_id=event.id,
+            draft=LeadDraft("Marc", "Nouveau", existing.name, None, None),
+            attach_to=existing.id,
+            author_id=user_id,
+            zone=zone,
+            now=now,
+        )
+        assert new.new_account and english.new_account and not attached.new_account
+        listed = event_leads(session=session, event_id=event.id)
+        assert sorted(line.name for line in listed) == ["Léa Girard", "Marc Nouveau", "Tom Baker"]
+        assert {line.company for line in listed} == {"Domaine des Aubiers SARL", "Baker Wines Ltd", existing.name}
+        # A typo is named, and nothing of it is saved.
+        before = session.exec(select(sa.func.count()).select_from(Contact)).one()
+        with pytest.raises(InvalidEdit, match="email"):
+            capture_lead(session=session, event_id=event.id, draft=LeadDraft(last_name="X", email="x@"), zone=zone)
+        assert session.exec(select(sa.func.count()).select_from(Contact)).one() == before
+    alice.sync()
+    with Session(demo_engine) as server:
+        fair = server.get(Campaign, event.id)
+        assert fair is not None and fair.channel == "trade_fair" and fair.created_by == user_id
+        leads = server.exec(select(Account).where(Account.origin_campaign_id == event.id)).all()
+        assert sorted(a.name for a in leads) == ["Baker Wines Ltd", "Domaine des Aubiers SARL"]
+        assert {a.lifecycle_stage for a in leads} == {"lead"} and {a.origin for a in leads} == {"trade_fair"}
+        assert {a.owner_id for a in leads} == {user_id}
+        people = server.exec(select(Contact).where(Contact.origin_campaign_id == event.id)).all()
+        assert {(p.last_name, p.account_id) for p in people} == {
+            ("Girard", new.account_id),
+            ("Baker", english.account_id),
+            ("Nouveau", existing.id),
+        }
+        by_name = {p.last_name: p for p in people}
+        assert by_name["Girard"].language == "fr" and by_name["Baker"].language == "en"
+        assert by_name["Girard"].mobile == "+33612345678"
+        captured = server.exec(select(Activity).where(Activity.campaign_id == event.id)).all()
+        assert len(captured) == 3
+        hot = next(a for a in captured if a.contact_id == new.contact_id)
+        assert (hot.temperature, hot.next_step, hot.summary) == ("hot", "Démo en janvier", "Veut une démo")
+        reminders = {
+            r.contact_id: r
+            for r in server.exec(
+                select(Reminder).where(col(Reminder.contact_id).in_([new.contact_id, english.contact_id]))
+            )
+        }
+        # hot: the day after, cold: a week after, at 09:00 in Paris (08:00 UTC in winter).
+        assert reminders[new.contact_id].due_at == datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+        assert reminders[english.contact_id].due_at == datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+        stages = server.exec(
+            select(LifecycleStageChange).where(LifecycleStageChange.account_id == new.account_id)
+        ).all()
+        assert [(s.from_stage, s.to_stage) for s in stages] == [(None, "lead")]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_rep_opens_events_but_does_not_make_campaigns(api: TestClient, alice: SyncEngine) -> None:
+    body = {
+        "client_id": alice.state()["device_id"],
+        "schema_version": 1,
+        "mutations": [
+            {
+                "mid": 900,
+                "entity": "campaign",
+                "id": new_id(),
+                "op": "create",
+                "fields": {"name": "Soldes", "channel": "email"},
+            },
+            {
+                "mid": 901,
+                "entity": "campaign",
+                "id": new_id(),
+                "op": "create",
+                "fields": {"name": "Salon", "starts_on": "2026-12-02", "ends_on": "2026-12-01"},
+            },
+        ],
+    }
+    results = api.post(
+        "/api/v1/sync/push", json=body, headers={"Authorization": f"Bearer {alice._access_token}"}
+    ).json()["results"]
+    assert [r["status"] for r in results] == ["rejected", "rejected"]
+    assert "campaigns are made on the server" in results[0]["reason"]
+    assert "ends_on is before starts_on" in results[1]["reason"]
