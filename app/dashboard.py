@@ -19,6 +19,7 @@ from app.figures import (
     WINDOW,
     OrderFact,
     Rfm,
+    account_cycle_days,
     acquisition_between,
     active_accounts,
     ces,
@@ -31,8 +32,19 @@ from app.figures import (
     period_target,
     rfm,
     sales_cycle_days,
+    won_cycles,
 )
-from app.models import Account, Opportunity, Order, SurveyResponse, Ticket, table_of, utc_day
+from app.models import (
+    Account,
+    LifecycleStageChange,
+    Opportunity,
+    OpportunityStageChange,
+    Order,
+    SurveyResponse,
+    Ticket,
+    table_of,
+    utc_day,
+)
 
 __all__ = ["Targets", "book_figures", "book_rfm"]
 
@@ -108,10 +120,26 @@ def _book_figures(session: Session, start: date, end: date, scope: Any, targets:
     in_period = [f for f in orders if start <= f.ordered_on <= end]
     op = table_of(Opportunity).c
     opportunities = conn.execute(
-        sa.select(op.stage, op.created_at, op.closed_at).where(in_book(op.account_id), op.closed_at.is_not(None))
+        sa.select(op.id, op.stage, op.created_at, op.closed_at).where(
+            in_book(op.account_id), sa.or_(op.closed_at.is_not(None), op.stage == "won")
+        )
     ).all()
-    outcomes = [(stage, _day(closed)) for stage, _created, closed in opportunities]
-    won = [(_day(created), _day(closed)) for stage, created, closed in opportunities if stage == "won"]
+    outcomes = [(stage, _day(closed)) for _id, stage, _created, closed in opportunities if closed is not None]
+    won = won_cycles(
+        ((i, stage, _day(created), _day(closed) if closed else None) for i, stage, created, closed in opportunities),
+        _won_history(conn, in_book),
+    )
+    lc = table_of(LifecycleStageChange).c
+    account_moves = [
+        (account_id, stage, date.fromisoformat(day))
+        for account_id, stage, day in conn.execute(
+            sa.select(lc.account_id, lc.to_stage, utc_day(lc.changed_at)).where(
+                in_book(lc.account_id),
+                lc.to_stage.in_(("lead", "buyer", "client")),
+                utc_day(lc.changed_at) <= end.isoformat(),
+            )
+        )
+    ]
     sv = table_of(SurveyResponse).c
     surveys = conn.execute(
         sa.select(sv.kind, sv.score).where(
@@ -145,11 +173,30 @@ def _book_figures(session: Session, start: date, end: date, scope: Any, targets:
         "orders_vs_target": len(in_period) / order_target if order_target else None,
         "close_rate": close_rate(outcomes, start, end),
         "sales_cycle_days": sales_cycle_days(won, start, end),
+        "account_cycle_days": account_cycle_days(account_moves, start, end),
         "nps": nps(score for kind, score in surveys if kind == "nps"),
         "ces": ces(score for kind, score in surveys if kind == "ces"),
         "first_contact_resolution": first_contact_resolution(bool(first) for first, _at in resolved),
         "rfm_segments": dict(sorted(Counter(s.segment for s in scores.values()).items())),
         "revenue_by_month": monthly_totals(in_period, start, end),
+    }
+
+
+def _won_history(conn: Any, in_book: Any) -> dict[str, tuple[date | None, date | None]]:
+    """For each won opportunity with a stage history: the day of its creation's row and of its
+    latest move to won (for `app.figures.won_cycles`)."""
+    oc = table_of(OpportunityStageChange).c
+    op = table_of(Opportunity).c
+    created = sa.func.min(sa.case((oc.from_stage.is_(None), utc_day(oc.changed_at))))
+    won_on = sa.func.max(sa.case((oc.to_stage == "won", utc_day(oc.changed_at))))
+    rows = conn.execute(
+        sa.select(oc.opportunity_id, created, won_on)
+        .where(in_book(oc.account_id), oc.opportunity_id.in_(sa.select(op.id).where(op.stage == "won")))
+        .group_by(oc.opportunity_id)
+    )
+    return {
+        opportunity_id: (date.fromisoformat(first) if first else None, date.fromisoformat(won) if won else None)
+        for opportunity_id, first, won in rows
     }
 
 

@@ -15,6 +15,11 @@ Definitions (the README repeats them):
   ceil(5 x (accounts with a value >= this one) / n). Equal values share a score.
 - *Close rate*: opportunities won / (won + lost), among those closed in the period.
   *Sales-cycle length*: the median number of days from creation to won, among those won in it.
+  Both ends come from the opportunity's stage history where it has one (its creation's row, its
+  latest move to won), else from its own dates (created_at, closed_at).
+  *Account cycle*: the median number of days from an account's first move to lead to its first
+  move to buyer or client after it, among the accounts that became buyer or client in the period
+  (from the lifecycle history only: accounts without it are left out).
 - *Targets* are monthly: the target of a period is the sum, over the months it touches, of the
   monthly target times the share of that month's days inside the period, rounded half away
   from zero. Revenue and orders are compared to it as a ratio.
@@ -41,6 +46,7 @@ __all__ = [
     "WINDOW",
     "OrderFact",
     "Rfm",
+    "account_cycle_days",
     "acquisition_between",
     "acquisition_rate",
     "churn_between",
@@ -56,6 +62,7 @@ __all__ = [
     "rfm",
     "rfm_segment",
     "sales_cycle_days",
+    "won_cycles",
 ]
 
 WINDOW = timedelta(days=365)
@@ -208,6 +215,44 @@ def close_rate(outcomes: Iterable[tuple[str, date]], start: date, end: date) -> 
 def sales_cycle_days(won: Iterable[tuple[date, date]], start: date, end: date) -> float | None:
     """`won`: (created on, won on) of won opportunities; the median days, among those won in [start, end]."""
     days = [(closed - created).days for created, closed in won if start <= closed <= end]
+    return statistics.median(days) if days else None
+
+
+def won_cycles(
+    opportunities: Iterable[tuple[str, str, date, date | None]], history: dict[str, tuple[date | None, date | None]]
+) -> list[tuple[date, date]]:
+    """(created on, won on) of each won opportunity, for `sales_cycle_days`.
+
+    `opportunities`: (id, stage, created on, closed on); `history`: by opportunity id, the day of
+    its creation's row in the stage history and the day of its latest move to won (either None
+    when the history has none). The history's dates win; the opportunity's own fill in."""
+    won = []
+    for opportunity_id, stage, created_on, closed_on in opportunities:
+        if stage != "won":
+            continue
+        history_created, history_won = history.get(opportunity_id, (None, None))
+        won_on = history_won or closed_on
+        if won_on is not None:
+            won.append((history_created or created_on, won_on))
+    return won
+
+
+def account_cycle_days(moves: Iterable[tuple[str, str, date]], start: date, end: date) -> float | None:
+    """`moves`: (account id, stage moved to, day) of lifecycle moves; the median days from an
+    account's first move to lead to its first move to buyer or client after it, among the
+    accounts whose move to buyer or client falls in [start, end]."""
+    to_lead: dict[str, date] = {}
+    to_buyer: dict[str, list[date]] = defaultdict(list)
+    for account_id, stage, day in moves:
+        if stage == "lead":
+            to_lead[account_id] = min(day, to_lead.get(account_id, day))
+        elif stage in ("buyer", "client"):
+            to_buyer[account_id].append(day)
+    days = []
+    for account_id, lead_on in to_lead.items():
+        became = min((d for d in to_buyer.get(account_id, ()) if d >= lead_on), default=None)
+        if became is not None and start <= became <= end:
+            days.append((became - lead_on).days)
     return statistics.median(days) if days else None
 
 

@@ -17,6 +17,7 @@ from app.money import format_money
 from app.words import followup as followup_words
 from app.words import leads as leads_words
 from app.words import pipeline as pipeline_words
+from app.words import segments as segments_words
 
 __all__ = ["LANGUAGES", "Translator"]
 
@@ -546,7 +547,7 @@ _MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
-for _words in (leads_words, pipeline_words, followup_words):
+for _words in (leads_words, pipeline_words, followup_words, segments_words):
     _MESSAGES.update(_words.MESSAGES)
 
 

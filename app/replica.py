@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 from app.geocoding import create_geocoding_tables
 from app.models import ENTITIES
 from app.search import ensure_search_index
+from app.segments import create_segment_tables
 from app.sqlite import sqlite_engine
 
 __all__ = ["default_data_dir", "entity_tables", "open_replica"]
@@ -64,4 +65,5 @@ def open_replica(data_dir: Path) -> Engine:
         )
     ensure_search_index(engine)
     create_geocoding_tables(engine)
+    create_segment_tables(engine)  # personal, never synced
     return engine

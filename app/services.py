@@ -53,6 +53,7 @@ from app.edits import (
     update_record,
 )
 from app.figures import Rfm
+from app.followup import Draft, audience_drafts, emails_of, event_drafts, send_drafts
 from app.geocoding import Geocoder, GeocodeReport, geocode_pending, make_geocoder, waiting_accounts
 from app.i18n import Translator
 from app.ids import utcnow
@@ -68,13 +69,34 @@ from app.leads import (
     events,
     open_event,
 )
-from app.models import Account, Campaign, Product, Quote, QuoteLine, Reminder, Temperature
+from app.models import Account, Campaign, EmailMessage, Product, Quote, QuoteLine, Reminder, Temperature
 from app.nearby import NearbyAccount, nearby_accounts
+from app.pipeline import (
+    AccountColumn,
+    OpportunityColumn,
+    StageMove,
+    account_board,
+    move_account,
+    move_opportunity,
+    new_opportunity,
+    opportunity_board,
+    stage_history,
+)
 from app.pricing import LineIn, PricedDocument, load_catalogue, price
 from app.quote_pdf import QuoteNotFound, quote_pdf
 from app.quotes import create_quote, lines_in_order, order_from_quote, set_quote_status
 from app.reminders import MadeReminder, apply_reminder_rules
 from app.replica import open_replica
+from app.segments import (
+    SegmentFilter,
+    SegmentSummary,
+    count_members,
+    delete_segment,
+    get_segment,
+    list_segments,
+    save_segment,
+    segment_members,
+)
 from sync.engine import SyncEngine, TokenStore
 from sync.state import OutboxEntry, SyncState
 
@@ -502,6 +524,63 @@ class Device:
         with Session(self.replica) as session:
             edit_account(session=session, account_id=account_id, changes=changes)
 
+    # The pipeline boards: a move shows at once; its history row comes from the server at the next pull.
+    def account_board(self, today: date) -> list[AccountColumn]:
+        with Session(self.replica) as session:
+            return account_board(session=session, today=today)
+
+    def opportunity_board(self) -> list[OpportunityColumn]:
+        with Session(self.replica) as session:
+            return opportunity_board(session=session)
+
+    def move_account(
+        self, account_id: str, stage: str, lost_reason: str | None = None, competitor: str | None = None
+    ) -> None:
+        """InvalidEdit when it cannot be moved there (lost without a reason)."""
+        with Session(self.replica) as session:
+            move_account(
+                session=session, account_id=account_id, stage=stage, lost_reason=lost_reason, competitor=competitor
+            )
+
+    def move_opportunity(
+        self, opportunity_id: str, stage: str, lost_reason: str | None = None, competitor: str | None = None
+    ) -> None:
+        """InvalidEdit when it cannot be moved there (lost without a reason)."""
+        with Session(self.replica) as session:
+            move_opportunity(
+                session=session,
+                opportunity_id=opportunity_id,
+                stage=stage,
+                lost_reason=lost_reason,
+                competitor=competitor,
+            )
+
+    def new_opportunity(
+        self,
+        account_id: str,
+        name: str,
+        amount: int = 0,
+        currency: str = "EUR",
+        probability_pct: int = 10,
+        expected_close: date | None = None,
+    ) -> str:
+        """A new opportunity of the account (in qualification), owned by the signed-in rep; its id."""
+        with Session(self.replica) as session:
+            return new_opportunity(
+                session=session,
+                account_id=account_id,
+                name=name,
+                amount=amount,
+                currency=currency,
+                probability_pct=probability_pct,
+                expected_close=expected_close,
+                owner_id=self.engine.state().get("user_id"),
+            ).id
+
+    def stage_history(self, account_id: str) -> list[StageMove]:
+        with Session(self.replica) as session:
+            return stage_history(session=session, account_id=account_id)
+
     def pending(self) -> dict[str, Any]:
         with Session(self.replica) as session:
             return pending_changes(session=session)
@@ -517,6 +596,65 @@ class Device:
     def resend_rejected(self, mid: int) -> None:
         with Session(self.replica) as session:
             resend_rejected(session=session, mid=mid)
+
+    # Segments: the rep's saved filters over the book, kept on this device only (never synced).
+    def segments(self, today: date | None = None) -> list[SegmentSummary]:
+        """The saved segments by name, each with how many accounts it holds as of `today`."""
+        day = today or utcnow().date()
+        with Session(self.replica) as session:
+            return list_segments(session=session, rfm=lambda: self.book_rfm(session, day), today=day)
+
+    def segment(self, segment_id: str) -> SegmentSummary:
+        """A saved segment's name and filter (not counted); SegmentNotFound if not on this device."""
+        with Session(self.replica) as session:
+            return get_segment(session=session, segment_id=segment_id)
+
+    def save_segment(self, name: str, filter: SegmentFilter, segment_id: str | None = None) -> str:
+        """Save a new segment (or change `segment_id`); its id. InvalidSegment names the field."""
+        with Session(self.replica) as session:
+            return save_segment(session=session, name=name, filter=filter, segment_id=segment_id).id
+
+    def delete_segment(self, segment_id: str) -> None:
+        with Session(self.replica) as session:
+            delete_segment(session=session, segment_id=segment_id)
+
+    def segment_members(self, segment_id: str, today: date) -> list[str]:
+        """The ids of the accounts in the segment now, by name: an e-mail's audience."""
+        with Session(self.replica) as session:
+            segment = get_segment(session=session, segment_id=segment_id)
+            rfm = self.book_rfm(session, today) if segment.filter.rfm_segments else None
+            return segment_members(session=session, segment_id=segment_id, rfm=rfm, today=today)
+
+    def preview_segment(self, filter: SegmentFilter, today: date) -> int:
+        """How many accounts the filter holds now (the form's count as the rep changes it)."""
+        with Session(self.replica) as session:
+            rfm = self.book_rfm(session, today) if filter.rfm_segments else None
+            return count_members(session=session, filter=filter, rfm=rfm, today=today)
+
+    def products(self, product_ids: Sequence[str]) -> list[ProductLine]:
+        """These products as a search shows them (those on this device), in the order asked."""
+        with Session(self.replica) as session:
+            found = {p.id: p for p in session.exec(select(Product).where(col(Product.id).in_(product_ids)))}
+        return [_product_line(found[i]) for i in product_ids if i in found]
+
+    # Follow-up e-mails: drafted here, queued in the outbox, sent by the server's SMTP settings.
+    def event_followups(self, campaign_id: str) -> list[Draft]:
+        """A drafted follow-up for each person met at the event not yet e-mailed for it."""
+        with Session(self.replica) as session:
+            return event_drafts(session, campaign_id, self.engine.state().get("full_name") or "")
+
+    def audience_followups(self, account_ids: Sequence[str], campaign_id: str | None = None) -> list[Draft]:
+        with Session(self.replica) as session:
+            return audience_drafts(session, account_ids, self.engine.state().get("full_name") or "", campaign_id)
+
+    def send_followups(self, drafts: Sequence[Draft]) -> int:
+        """Queue the e-mails as edited; how many. InvalidEdit names a draft that cannot go (none is queued)."""
+        with Session(self.replica) as session:
+            return send_drafts(session, drafts, self.engine.state().get("user_id"))
+
+    def emails_of(self, account_id: str) -> list[EmailMessage]:
+        with Session(self.replica) as session:
+            return emails_of(session, account_id)
 
 
 def open_device(

@@ -38,7 +38,34 @@ def _serve(args: argparse.Namespace) -> int:
 
     if not args.no_migrate:
         upgrade(_engine())
+        _index_accounts_once()
     uvicorn.run(create_app(), host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def _index_accounts_once() -> None:
+    """A database older than the duplicate keys gets them at its first start."""
+    from server.db import ServerSession
+    from server.merges import ensure_duplicate_keys
+
+    with ServerSession(_engine()) as session:
+        indexed = ensure_duplicate_keys(session)
+        session.commit()
+    if indexed is not None:
+        print(f"duplicate keys built for {indexed} accounts", file=sys.stderr)
+
+
+def _rebuild_duplicate_keys(_args: argparse.Namespace) -> int:
+    from server.db import ServerSession
+    from server.merges import rebuild_duplicate_keys
+    from server.migrate import upgrade
+
+    engine = _engine()
+    upgrade(engine)
+    with ServerSession(engine) as session:
+        indexed = rebuild_duplicate_keys(session)
+        session.commit()
+    print(f"duplicate keys rebuilt for {indexed} accounts")
     return 0
 
 
@@ -151,6 +178,7 @@ def _demo_data(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"demo data not loaded: {exc}", file=sys.stderr)
             return 1
+    _index_accounts_once()
     rows = ", ".join(f"{count} {name}" for name, count in summary.counts.items())
     print(f"demo data loaded (seed {args.seed}): {rows}")
     print(f"demo logins (DEMO ONLY, password '{DEMO_PASSWORD}'):")
@@ -185,6 +213,18 @@ def _import(args: argparse.Namespace) -> int:
         return 1
     skipped = f", {len(report.bad_rows)} bad rows left out" if report.bad_rows else ""
     print(f"{args.kind}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged{skipped}")
+    return 0
+
+
+def _send_mail(_args: argparse.Namespace) -> int:
+    from server.mailer import send_due_mail
+    from server.settings import get_settings
+
+    run = send_due_mail(engine=_engine(), settings=get_settings())
+    print(f"e-mails: {run.sent} sent, {run.waiting} waiting, {run.failed} failed")
+    if run.problem:
+        print(run.problem, file=sys.stderr)
+        return 1
     return 0
 
 
@@ -239,6 +279,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="import the good rows and report the bad ones (default: all or nothing)",
     )
     imports.set_defaults(handler=_import)
+
+    send_mail = commands.add_parser(
+        "send-mail", help="send the reps' e-mails that are due now through the SMTP settings, once"
+    )
+    send_mail.set_defaults(handler=_send_mail)
+
+    keys = commands.add_parser(
+        "rebuild-duplicate-keys",
+        help="index every account's identifiers again for the duplicate checks (after a load made outside the server)",
+    )
+    keys.set_defaults(handler=_rebuild_duplicate_keys)
 
     demo = commands.add_parser("demo-data", help="fill an empty database with the demo company")
     demo.add_argument("--seed", type=int, default=42)

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlmodel import Session, col, select
 
 from app.models import Account, LifecycleStage, Order, Record
+from server.merges import index_accounts
 from server.models import User
 
 __all__ = ["ImportReport", "import_accounts", "import_orders"]
@@ -181,6 +182,9 @@ def import_accounts(*, session: Session, path: Path, skip_bad_rows: bool = False
         if row.owner is not None:
             values["owner_id"] = owners[row.owner]
         _upsert(session, Account, existing.get(row.external_id), values, report)
+    # The accounts created or changed, indexed for the duplicate checks of leads (rolled back
+    # with the rest when the import is refused).
+    index_accounts(session, [a.id for a in (*session.new, *session.dirty) if isinstance(a, Account)])
     return _finish(session, report, skip_bad_rows)
 
 

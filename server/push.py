@@ -52,6 +52,7 @@ from app.mutations import (
 from app.pricing import PricingError
 from app.quotes import discount_share_bp, lines_in_order, quote_change_problem
 from server.db import DEVICE, begin_write, savepoint
+from server.merges import find_duplicates, identity_account, merged_away_after_pull, redirect_merged
 from server.models import ChangeLog, Device, FieldChange, ProcessedMutation, Role, User
 from server.numbering import legal_quote_number
 from server.pull import wire_row
@@ -137,7 +138,10 @@ class _Context:
             )
             .limit(1)
         ).first()
-        return left_after_pull is not None
+        # Or the rep's account was merged into this one after that pull (`server.merges`).
+        return left_after_pull is not None or merged_away_after_pull(
+            self.session, account_id, owners, self.pulled_through
+        )
 
 
 def _jsonable(value: Any) -> Any:
@@ -357,12 +361,27 @@ def _update(ctx: _Context, mutation: Mutation) -> MutationResult:
                     opportunity_id=record.id,
                     from_stage=old_stage,
                     to_stage=record.stage,
+                    changed_at=_moved_at(session, record, applied),
                     changed_by=user.id,
                 )
             )
         session.flush()
     status = "conflict" if conflicts else "applied"
     return MutationResult(mid=mutation.mid, status=status, version=record.version, conflicts=conflicts)
+
+
+def _moved_at(session: Session, opportunity: Opportunity, applied: dict[str, Any]) -> datetime:
+    """When an opportunity moved: a close made offline days before this push carries its
+    moment (`closed_at`), kept between the opportunity's creation or latest move and now, so
+    that its history stays in order; any other move is dated now."""
+    now = utcnow()
+    closed = applied.get("closed_at")
+    if opportunity.stage not in ("won", "lost") or not isinstance(closed, datetime):
+        return now
+    earlier = session.exec(
+        select(OpportunityStageChange.changed_at).where(OpportunityStageChange.opportunity_id == opportunity.id)
+    ).all()
+    return min(max(closed, opportunity.created_at, *earlier), now)
 
 
 def _delete(ctx: _Context, mutation: Mutation) -> MutationResult:
@@ -428,6 +447,7 @@ def apply_push(
     }
     ctx = _Context(session, user, push.pulled_through, approval_bp)
     results: list[MutationResult] = []
+    identities: set[str] = set()  # accounts whose identifiers changed: checked for duplicates
     for mutation in sorted(push.mutations, key=lambda m: m.mid):
         previous = done.get(mutation.mid)
         if previous is not None:
@@ -442,9 +462,13 @@ def apply_push(
                 )
             )
             continue
+        identity = None
         try:
             with savepoint(session):
-                result = _apply(ctx, mutation)
+                # A device that has not heard of a merge yet: its change goes to the kept account.
+                target = redirect_merged(session, mutation)
+                identity = identity_account(session, target)
+                result = _apply(ctx, target)
                 session.flush()
         except Rejected as exc:
             result = MutationResult(mid=mutation.mid, status="rejected", reason=str(exc))
@@ -464,5 +488,8 @@ def apply_push(
         )
         session.add(done[mutation.mid])
         results.append(result)
+        if identity is not None and result.status != "rejected":
+            identities.add(identity)
+    find_duplicates(session, identities)
     session.commit()
     return PushResponse(results=results)

@@ -27,6 +27,27 @@ class ServerSettings(BaseSettings):
     quote_approval_discount_bp: int = 1500
     pull_page_max: int = 5000
     pull_page_default: int = 1000
+    #: The SMTP server the reps' e-mails leave through; empty: mail is off and e-mails wait.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    #: Upgrade the connection with STARTTLS (port 587), or speak TLS from the start (port 465).
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_timeout_seconds: float = 30.0
+    #: The sender's address (the rep's name is shown beside it, replies go to the rep's own).
+    mail_from: str = ""
+    #: How often the server process looks for e-mails to send (a push of e-mails wakes it too).
+    mail_interval_seconds: float = 30.0
+
+    def resolved_mail_from(self) -> str:
+        """The sender's address: MAIL_FROM, else the SMTP user name when it is an address."""
+        if self.mail_from:
+            return self.mail_from
+        if "@" in self.smtp_username:
+            return self.smtp_username
+        return f"terrain@{self.smtp_host or 'localhost'}"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

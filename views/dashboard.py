@@ -95,6 +95,7 @@ def dashboard_view(
         _tile(t("dash.acquisition"), t.percent(figures["acquisition_rate"]), "dash-acquisition"),
         _tile(t("dash.close_rate"), t.percent(figures["close_rate"]), "dash-close-rate"),
         _tile(t("dash.cycle"), _number(figures["sales_cycle_days"]), "dash-cycle"),
+        _tile(t("dash.account_cycle"), _number(figures.get("account_cycle_days")), "dash-account-cycle"),
         _tile(t("dash.nps"), _number(figures["nps"]), "dash-nps"),
         _tile(t("dash.ces"), _number(figures["ces"], 1), "dash-ces"),
         _tile(t("dash.fcr"), t.percent(figures["first_contact_resolution"]), "dash-fcr"),

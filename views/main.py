@@ -20,6 +20,7 @@ from flet_geolocator import Geolocator, GeolocatorConfiguration, GeolocatorPermi
 from app.agenda import AgendaVisit, DayRoute
 from app.credentials import NoSecureStore
 from app.edits import InvalidEdit
+from app.followup import Draft
 from app.i18n import LANGUAGES, Translator
 from app.preferences import Preferences
 from app.services import Device, DueReminder, InvalidServerUrl, check_server_url, open_device
@@ -29,8 +30,12 @@ from views.background import BackgroundSync, SyncSnapshot
 from views.card import card_view
 from views.catalogue import catalogue_view
 from views.dashboard import dashboard_view
+from views.followup import followup_page
+from views.leads import LeadEntry, LeadForm, event_page, events_page
+from views.pipeline import pipeline_view
 from views.quotes import QuoteForm, quote_form_page, quote_page, sign_page
 from views.route_map import route_map
+from views.segments import segments_view
 from views.today import ReportForm, check_in_page, report_page, today_view, week_view
 from views.visits import PlanForm, PlannedVisit, edit_visit_page, nearby_view, plan_page
 
@@ -119,8 +124,19 @@ class TerrainUI:
             view = self._shell(route, 0, self._week(route.removeprefix("/week/")))
         elif route.startswith("/quote/"):
             view = self._shell(route, 1, self._quote(route.removeprefix("/quote/")))
+        elif route == "/pipeline" or route.startswith("/pipeline/"):
+            view = self._shell(route, 1, self._pipeline(route.removeprefix("/pipeline").strip("/")))
         elif route.startswith("/accounts/"):
             view = self._shell(route, 1, self._card(route.removeprefix("/accounts/")))
+        elif route == "/segments":
+            view = self._shell(route, 1, self._segments())
+        elif route == "/events" or route.startswith("/event/"):
+            # Full screen, no rail: Tab goes down the form and nowhere else.
+            view = self._shell(
+                route, 1, self._event("" if route == "/events" else route.removeprefix("/event/")), bare=True
+            )
+        elif route.startswith("/followup/"):
+            view = self._shell(route, 1, self._followup(route.removeprefix("/followup/")))
         elif route == "/catalogue":
             view = self._shell(route, 2, self._catalogue())
         elif route == "/dashboard":
@@ -134,7 +150,9 @@ class TerrainUI:
         self._refresh_sync_status(self.background.snapshot())
         self.page.update()
 
-    def _shell(self, route: str, index: int, body: ft.Control) -> ft.View:
+    def _shell(self, route: str, index: int, body: ft.Control, bare: bool = False) -> ft.View:
+        """A screen with the app bar and the navigation (a rail when wide, tabs below on a phone);
+        `bare`: with the app bar only (a back arrow to the customers)."""
         t = self.t
         destinations = [
             ("nav.today", ft.Icons.TODAY),
@@ -153,11 +171,21 @@ class TerrainUI:
             actions=[
                 ft.Container(self.sync_status, padding=ft.Padding.only(right=8)),
                 self.sign_in_again,
+                ft.IconButton(
+                    ft.Icons.BADGE,
+                    tooltip=t("leads.fair_mode"),
+                    on_click=lambda _e: self.go(f"/event/{self.prefs.event_id}" if self.prefs.event_id else "/events"),
+                ),
                 ft.IconButton(ft.Icons.SYNC, tooltip=t("sync.now"), on_click=self._on_sync_click),
             ],
         )
         content = ft.Column([self.sync_bar, body], expand=True)
         self.sign_in_again.content = t("settings.sign_in")
+        if bare:
+            appbar.leading = ft.IconButton(
+                ft.Icons.ARROW_BACK, tooltip=t("card.back"), on_click=lambda _e: self.go(routes[index])
+            )
+            return ft.View(route=route, appbar=appbar, controls=[content])
         if self.wide:
             rail = ft.NavigationRail(
                 selected_index=index,
@@ -356,7 +384,14 @@ class TerrainUI:
             autofocus=self.wide,
         )
         fill()
-        return ft.Column([ft.Container(search, padding=ft.Padding.symmetric(horizontal=8)), results], expand=True)
+        pipeline = ft.TextButton(
+            t("pipeline.title"), icon=ft.Icons.VIEW_KANBAN, on_click=lambda _e: self.go("/pipeline")
+        )
+        segments = ft.TextButton(
+            t("segments.title"), icon=ft.Icons.FILTER_ALT, on_click=lambda _e: self.go("/segments")
+        )
+        header = ft.Row([ft.Container(search, expand=True), pipeline, segments])
+        return ft.Column([ft.Container(header, padding=ft.Padding.symmetric(horizontal=8)), results], expand=True)
 
     def _card(self, account_id: str) -> ft.Control:
         card = self.device.card(account_id, today=datetime.now(self.t.zone).date())
@@ -378,6 +413,141 @@ class TerrainUI:
             on_plan_visit=lambda: self.go(f"/plan/{today.isoformat()}/{account_id}"),
             on_new_quote=lambda: self.go(f"/quote/new/{account_id}"),
             platform=self.page.platform.value if self.page.platform else "",
+        )
+
+    # -- trade fairs ----------------------------------------------------------------------
+    def _event(self, event_id: str) -> ft.Control:
+        """/events: the events and a new one; /event/ID: the quick lead form at that event."""
+        t = self.t
+        today = datetime.now(t.zone).date()
+        event = self.device.event(event_id) if event_id else None
+        if event is None:
+
+            def open_one(chosen: str) -> None:
+                self.prefs.event_id = chosen
+                self.prefs.save(self.device.data_dir)
+                self.go(f"/event/{chosen}")
+
+            def create(name: str, place: str, first: str, last: str) -> str | None:
+                try:
+                    starts = date.fromisoformat(first) if first.strip() else None
+                    ends = date.fromisoformat(last) if last.strip() else starts
+                    if not name.strip() or (starts and ends and ends < starts):
+                        raise ValueError
+                    made = self.device.open_event(name, place, starts, ends)
+                except (ValueError, InvalidEdit):
+                    return t("leads.bad_event")
+                self.background.wrote_locally()
+                open_one(made)
+                return None
+
+            return events_page(
+                t, self.device.events(today), self.prefs.event_id, today, open_one, create, self.page.run_task
+            )
+
+        def save(entry: LeadEntry) -> str | None:
+            try:
+                self.device.capture_lead(
+                    event.id,
+                    entry.draft,
+                    zone=t.zone,
+                    follow_up_reason=t("leads.reminder", name="{name}", event="{event}"),
+                    company_id=entry.company_id,
+                    temperature=entry.temperature,
+                    product_ids=entry.product_ids,
+                    next_step=entry.next_step,
+                    language=entry.language,
+                    attach_to=entry.attach_to,
+                )
+            except InvalidEdit as exc:
+                return str(exc)
+            self.background.wrote_locally()
+            return None
+
+        form = LeadForm(
+            t,
+            duplicates=self.device.duplicates,
+            search_products=lambda text: self.device.search_products(text, limit=5),
+            save=save,
+        )
+        self.page.run_task(form.focus_first)
+        return event_page(
+            t,
+            event,
+            lambda: self.device.event_leads(event.id),
+            form,
+            on_change_event=lambda: self.go("/events"),
+            on_follow_up=lambda: self.go(f"/followup/event/{event.id}"),
+            on_open_lead=lambda account_id: self.go(f"/accounts/{account_id}"),
+        )
+
+    # -- pipeline -------------------------------------------------------------------------
+    def _followup(self, rest: str) -> ft.Control:
+        """/followup/event/ID: the people met at an event not yet e-mailed; /followup/segment/ID:
+        a saved segment's accounts (each one's main contact with an e-mail)."""
+        t = self.t
+        kind, _slash, record_id = rest.partition("/")
+        today = datetime.now(t.zone).date()
+        try:
+            if kind == "event":
+                drafts = self.device.event_followups(record_id)
+                back = f"/event/{record_id}"
+            else:
+                drafts = self.device.audience_followups(self.device.segment_members(record_id, today))
+                back = "/segments"
+        except (LookupError, ValueError) as exc:
+            return ft.Column([ft.Text(str(exc) or t("card.not_found"))])
+
+        def send(chosen: list[Draft]) -> str | None:
+            try:
+                self.device.send_followups(chosen)
+            except InvalidEdit as exc:
+                return str(exc)
+            self.background.wrote_locally()
+            return None
+
+        return followup_page(t, drafts, send, lambda: self.go(back))
+
+    def _pipeline(self, mode: str) -> ft.Control:
+        """/pipeline: the accounts' board; /pipeline/opportunities: the opportunities'."""
+        mode = "opportunities" if mode == "opportunities" else "accounts"
+
+        def move(kind: str, record_id: str, stage: str, reason: str | None, competitor: str | None) -> str | None:
+            mover = self.device.move_account if kind == "account" else self.device.move_opportunity
+            try:
+                mover(record_id, stage, reason, competitor)
+            except InvalidEdit as exc:
+                return str(exc)
+            self.background.wrote_locally()
+            return None
+
+        return pipeline_view(
+            self.t,
+            mode=mode,
+            load_accounts=lambda: self.device.account_board(datetime.now(self.t.zone).date()),
+            load_opportunities=self.device.opportunity_board,
+            on_mode=lambda chosen: self.go("/pipeline/opportunities" if chosen == "opportunities" else "/pipeline"),
+            on_open=lambda account_id: self.go(f"/accounts/{account_id}"),
+            on_move=move,
+            show_dialog=self.page.show_dialog,
+            close_dialog=self.page.pop_dialog,
+        )
+
+    # -- segments -------------------------------------------------------------------------
+    def _segments(self) -> ft.Control:
+        """The rep's saved filters over the book; writing to one opens its follow-up e-mail."""
+        today = datetime.now(self.t.zone).date()
+        return segments_view(
+            self.t,
+            segments=lambda: self.device.segments(today),
+            preview=lambda f: self.device.preview_segment(f, today),
+            save=self.device.save_segment,
+            delete=self.device.delete_segment,
+            search_products=lambda text: self.device.search_products(text, limit=6),
+            products=self.device.products,
+            events=[(e.id, e.name) for e in self.device.events(today)],
+            on_write=lambda segment_id: self.go(f"/followup/segment/{segment_id}"),
+            told=self._told,
         )
 
     # -- catalogue ------------------------------------------------------------------------

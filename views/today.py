@@ -271,11 +271,11 @@ def check_in_page(
 class ProductPicker:
     """Products picked by searching the catalogue on the device; each one a chip that can be removed."""
 
-    def __init__(self, t: Translator, search: Callable[[str], list[ProductLine]]) -> None:
+    def __init__(self, t: Translator, search: Callable[[str], list[ProductLine]], label: str | None = None) -> None:
         self.search = search
         self.chosen: dict[str, str] = {}  # id -> name, in the order picked
         self.query = ft.TextField(
-            label=t("today.products"), prefix_icon=ft.Icons.SEARCH, dense=True, on_change=self._find
+            label=label or t("today.products"), prefix_icon=ft.Icons.SEARCH, dense=True, on_change=self._find
         )
         self.found = ft.Row(wrap=True, spacing=4)
         self.chips = ft.Row(wrap=True, spacing=4)
@@ -296,6 +296,12 @@ class ProductPicker:
 
     def remove(self, product_id: str) -> None:
         self.chosen.pop(product_id, None)
+        self._draw()
+
+    def clear(self) -> None:
+        self.chosen = {}
+        self.query.value = ""
+        self.found.controls = []
         self._draw()
 
     def _draw(self) -> None:

@@ -46,10 +46,16 @@ def push(request: Request, session: SessionDep, user: CurrentUser, body: PushReq
         raise HTTPException(
             status.HTTP_426_UPGRADE_REQUIRED, "this version of the app is too old for the server: please update it"
         )
-    return apply_push(
+    answer = apply_push(
         session=session,
         user=user,
         device_id=body.client_id,
         push=body,
         approval_bp=request.app.state.settings.quote_approval_discount_bp,
     )
+    sender = getattr(request.app.state, "mail_sender", None)
+    if sender is not None:
+        emails = {m.mid for m in body.mutations if m.entity == "email_message"}
+        if any(r.mid in emails and r.status == "applied" for r in answer.results):
+            sender.wake()  # committed already: the e-mails leave now, not at the next round
+    return answer
