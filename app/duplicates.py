@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import phonenumbers
 from rapidfuzz import fuzz
@@ -32,6 +33,7 @@ __all__ = [
     "phone_key",
     "same_company",
     "siren_key",
+    "website_domain",
 ]
 
 #: Legal forms and their spellings, dropped from a company name before comparing.
@@ -107,6 +109,20 @@ def email_domain(email: str | None) -> str | None:
         return None
     domain = email.rsplit("@", 1)[1].strip().lower().rstrip(".")
     return None if not domain or domain in FREE_MAIL_DOMAINS else domain
+
+
+def website_domain(url: str | None) -> str | None:
+    """The company domain of a website ("https://www.dupont.fr/contact" -> dupont.fr), or None
+    for a host without a dot, a free-mail one, or what no URL parser reads ("http://[dupont")."""
+    if not url or not url.strip():
+        return None
+    text = url.strip()
+    try:
+        host = urlsplit(text if "//" in text else f"//{text}").hostname or ""
+    except ValueError:  # an unclosed "[" (an IPv6 host), a port out of range
+        return None
+    host = host.removeprefix("www.").rstrip(".")
+    return host if "." in host and host not in FREE_MAIL_DOMAINS else None
 
 
 def siren_key(identifier: str | None) -> str | None:

@@ -75,7 +75,7 @@ def _update(
     if (blank := blank_required_field(model, values)) is not None:
         raise InvalidEdit(f"{blank} cannot be empty")
     record.sqlmodel_update(values)
-    if (problem := stage_problem(record)) is not None:
+    if (problem := stage_problem(record, values)) is not None:
         session.rollback()
         raise InvalidEdit(problem)
     queue_mutation(

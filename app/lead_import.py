@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
@@ -20,6 +21,7 @@ __all__ = [
     "MAX_CSV_BYTES",
     "BadgeImport",
     "LeadDraft",
+    "guess_mapping",
     "parse_badge_csv",
     "parse_mecard",
     "parse_scanned",
@@ -162,3 +164,35 @@ def parse_badge_csv(data: bytes, mapping: Mapping[str, str]) -> BadgeImport:
     except csv.Error as exc:
         result.bad_rows.append((reader.line_num, f"unreadable CSV: {exc}"))
     return result
+
+
+#: Column names badge scanners use for each lead field (compared without case, accents or punctuation).
+_COLUMN_NAMES = {
+    "first_name": ("prenom", "firstname", "first name", "given name", "forename"),
+    "last_name": ("nom", "lastname", "last name", "surname", "family name", "nom de famille"),
+    "company": ("societe", "entreprise", "company", "organisation", "organization", "raison sociale", "company name"),
+    "email": ("email", "e mail", "mail", "courriel", "adresse email", "email address"),
+    "phone": ("telephone", "tel", "phone", "mobile", "portable", "phone number", "gsm"),
+    "title": ("fonction", "poste", "title", "job title", "position", "job"),
+    "notes": ("notes", "note", "commentaire", "commentaires", "comments", "comment", "remarques"),
+}
+
+
+def _plain(name: str) -> str:
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
+
+
+def guess_mapping(columns: list[str]) -> dict[str, str]:
+    """A first mapping of a scanner's columns to lead fields, from the columns' usual names; the
+    rep corrects it once per event. Each field gets at most one column."""
+    mapping: dict[str, str] = {}
+    taken: set[str] = set()
+    for column in columns:
+        plain = _plain(column)
+        for field_name, names in _COLUMN_NAMES.items():
+            if field_name not in taken and plain in names:
+                mapping[column] = field_name
+                taken.add(field_name)
+                break
+    return mapping

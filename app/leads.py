@@ -9,9 +9,8 @@ costs dictionary look-ups and one rapidfuzz pass over the name keys.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -19,7 +18,15 @@ from email_validator import EmailNotValidError, validate_email
 from rapidfuzz import process
 from sqlmodel import Session
 
-from app.duplicates import NAME_THRESHOLD, company_key, email_domain, key_similarity, phone_key, siren_key
+from app.duplicates import (
+    NAME_THRESHOLD,
+    company_key,
+    email_domain,
+    key_similarity,
+    phone_key,
+    siren_key,
+    website_domain,
+)
 from app.edits import InvalidEdit, create_record
 from app.ids import new_id, utcnow
 from app.lead_import import LeadDraft
@@ -37,7 +44,9 @@ __all__ = [
     "check_lead",
     "event_leads",
     "events",
+    "BadgeReport",
     "guess_language",
+    "import_badges",
     "open_event",
 ]
 
@@ -92,13 +101,6 @@ class DuplicateMatch:
     name_score: float
 
 
-def _website_domain(url: str | None) -> str | None:
-    if not url:
-        return None
-    host = urlsplit(url if "//" in url else f"//{url}").hostname or ""
-    return host.removeprefix("www.") or None
-
-
 class DuplicateIndex:
     """The replica's customers, ready to be matched against a lead as it is typed."""
 
@@ -114,7 +116,7 @@ class DuplicateIndex:
             self.names[account_id] = name
             self.keys[account_id] = company_key(name)
             self._add(account_id, email=email, phones=(phone,), siren=siren)
-            if (domain := _website_domain(website)) is not None:
+            if (domain := website_domain(website)) is not None:
                 self.by["domain"].setdefault(domain, set()).add(account_id)
         for account_id, email, phone, mobile in conn.execute(sa.select(c.account_id, c.email, c.phone, c.mobile)):
             self._add(account_id, email=email, phones=(phone, mobile), siren=None)
@@ -382,31 +384,108 @@ class LeadLine:
 
 
 def event_leads(*, session: Session, event_id: str, limit: int = 200) -> list[LeadLine]:
-    """The people met at an event, the latest first."""
+    """The people met at an event, the latest first, each with the temperature of their latest
+    conversation there."""
     k, v = table_of(Contact).c, table_of(Activity).c
     a = table_of(Account)
+    conn = session.connection()
     capture = (
-        sa.select(v.contact_id, sa.func.max(v.occurred_at).label("at"), sa.func.max(v.temperature).label("temperature"))
+        sa.select(v.contact_id, sa.func.max(v.occurred_at).label("at"))
         .where(v.campaign_id == event_id, v.kind == "meeting")
         .group_by(v.contact_id)
         .subquery()
     )
-    rows = session.connection().execute(
-        sa.select(k.id, k.account_id, k.first_name, k.last_name, a.c.name, capture.c.temperature, capture.c.at)
+    rows = conn.execute(
+        sa.select(k.id, k.account_id, k.first_name, k.last_name, a.c.name, capture.c.at)
         .join(a, a.c.id == k.account_id)
         .outerjoin(capture, capture.c.contact_id == k.id)
         .where(k.origin_campaign_id == event_id)
         .order_by(capture.c.at.desc(), k.id.desc())
         .limit(limit)
-    )
+    ).all()
+    temperatures: dict[str, str | None] = {}
+    for contact_id, temperature in conn.execute(
+        sa.select(v.contact_id, v.temperature)
+        .where(v.campaign_id == event_id, v.kind == "meeting", v.contact_id.in_([r.id for r in rows]))
+        .order_by(v.occurred_at, v.id)
+    ):
+        temperatures[contact_id] = temperature  # the latest wins
     return [
         LeadLine(
             r.id,
             r.account_id,
             " ".join(p for p in (r.first_name, r.last_name) if p),
             r.name,
-            r.temperature,
+            temperatures.get(r.id),
             r.at,
         )
         for r in rows
     ]
+
+
+# Badge scanners -------------------------------------------------------------------------------
+@dataclass
+class BadgeReport:
+    """What an import of a badge scanner's export did, row by row."""
+
+    saved: int = 0  # new leads
+    attached: int = 0  # people added to a customer already in the book (same SIREN, e-mail domain, phone)
+    #: Not imported, with the reason: a typo to fix, a person already in the book, a name close to
+    #: a customer's (the rep decides with the quick form), a row the file had twice.
+    review: list[tuple[LeadDraft, str]] = field(default_factory=list)
+
+
+def import_badges(
+    *,
+    session: Session,
+    event_id: str,
+    drafts: list[LeadDraft],
+    author_id: str | None,
+    zone: ZoneInfo,
+    follow_up_reason: str,
+    now: datetime | None = None,
+) -> BadgeReport:
+    """Save each scanned badge as a lead of the event, like the quick form does, one transaction
+    per person. A person whose company the book has by SIREN, phone or e-mail domain is attached
+    to it; someone already in the book (same e-mail) or whose company only has a close name is
+    left for the rep to decide; so is a row the file holds twice or that does not check."""
+    report = BadgeReport()
+    index = DuplicateIndex(session)
+    seen: set[str] = set()
+    for draft in drafts:
+        checked = check_lead(draft)
+        if checked.problems:
+            report.review.append((draft, "; ".join(checked.problems.values())))
+            continue
+        lead = checked.draft
+        key = (lead.email or "").lower() or f"{lead.last_name}|{lead.company}".lower()
+        if key in seen:
+            report.review.append((draft, "twice in the file"))
+            continue
+        seen.add(key)
+        matches = index.match(lead)
+        attach_to = None
+        if matches:
+            best = matches[0]
+            if "email" in best.reasons:
+                report.review.append((draft, f"already in the book ({best.account_name})"))
+                continue
+            if not {"siren", "phone", "domain"} & set(best.reasons):
+                report.review.append((draft, f"maybe {best.account_name}"))
+                continue
+            attach_to = best.account_id
+        capture_lead(
+            session=session,
+            event_id=event_id,
+            draft=lead,
+            attach_to=attach_to,
+            author_id=author_id,
+            follow_up_reason=follow_up_reason,
+            zone=zone,
+            now=now,
+        )
+        if attach_to is None:
+            report.saved += 1
+        else:
+            report.attached += 1
+    return report

@@ -14,6 +14,7 @@ writes the row and its outbox entry, and the server validates it again before ap
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any
@@ -249,14 +250,20 @@ class OpportunityUpdate(_Strict):
     competitor: str | None = Field(default=None, max_length=120)
 
 
-def stage_problem(record: Record) -> str | None:
+def stage_problem(record: Record, changed: Iterable[str] | None = None) -> str | None:
     """Why a record cannot stand as it is: a lost account or opportunity needs the reason it
-    was lost (the competitor, when there is one, is asked beside it)."""
+    was lost (the competitor, when there is one, is asked beside it).
+
+    `changed`: the fields an edit changes (None: a new record). Only an edit that moves the
+    record or touches its reason is checked: a customer imported as lost without a reason
+    still takes a new phone number."""
     if isinstance(record, Account):
-        stage, reason = record.lifecycle_stage, record.lost_reason
+        stage_field, stage, reason = "lifecycle_stage", record.lifecycle_stage, record.lost_reason
     elif isinstance(record, Opportunity):
-        stage, reason = record.stage, record.lost_reason
+        stage_field, stage, reason = "stage", record.stage, record.lost_reason
     else:
+        return None
+    if changed is not None and not {stage_field, "lost_reason"} & set(changed):
         return None
     if stage == "lost" and not (reason or "").strip():
         return "lost_reason: say why it was lost (and to which competitor, if any)"

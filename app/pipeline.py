@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from app.card import OpportunityLine
 from app.edits import InvalidEdit, create_record, update_record
 from app.ids import utcnow
 from app.models import (
@@ -87,19 +88,12 @@ class AccountColumn:
 
 
 @dataclass(frozen=True, slots=True)
-class OpportunityCard:
+class OpportunityCard(OpportunityLine):
+    """An opportunity as the customer's card lists it, and which customer's it is."""
+
     id: str
-    name: str
     account_id: str
     account_name: str
-    stage: str
-    amount: int
-    currency: str
-    probability_pct: int
-    expected_close: date | None
-    closed_at: datetime | None
-    lost_reason: str | None
-    competitor: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +187,8 @@ def account_board(*, session: Session, today: date, limit: int = COLUMN_CARDS) -
     return columns
 
 
-_OPPORTUNITY_FIELDS = tuple(OpportunityCard.__dataclass_fields__)
+#: The columns of an opportunity a card shows, as `app.card` reads them.
+_LINE_FIELDS = tuple(OpportunityLine.__dataclass_fields__)
 
 
 def _card_order(card: OpportunityCard) -> tuple[Any, ...]:
@@ -212,25 +207,14 @@ def opportunity_board(*, session: Session, limit: int = COLUMN_CARDS) -> list[Op
         session.connection()
         .execute(
             sa.select(
-                o.id,
-                o.name,
-                o.account_id,
-                a.name,
-                o.stage,
-                o.amount,
-                o.currency,
-                o.probability_pct,
-                o.expected_close,
-                o.closed_at,
-                o.lost_reason,
-                o.competitor,
+                *(o[name] for name in _LINE_FIELDS), o.id, o.account_id, a.name.label("account_name")
             ).select_from(table_of(Opportunity).join(table_of(Account), a.id == o.account_id))
         )
         .all()
     )
     by_stage: dict[str, list[OpportunityCard]] = defaultdict(list)
     for row in rows:
-        card = OpportunityCard(**dict(zip(_OPPORTUNITY_FIELDS, row, strict=True)))
+        card = OpportunityCard(**row._asdict())
         by_stage[card.stage].append(card)
     columns = []
     for stage in OPPORTUNITY_STAGES:
@@ -254,6 +238,13 @@ def _text(value: str | None) -> str | None:
     return (value or "").strip() or None
 
 
+def _why_lost(lost_reason: str | None, competitor: str | None) -> dict[str, Any]:
+    """The changes of a loss: the reason, always (an old reason from an earlier loss does not
+    explain this one; none at all is refused), and the competitor when one is named."""
+    named = _text(competitor)
+    return {"lost_reason": _text(lost_reason), **({"competitor": named} if named else {})}
+
+
 def move_account(
     *,
     session: Session,
@@ -271,10 +262,7 @@ def move_account(
         raise InvalidEdit(f"no account {account_id} on this device")
     changes: dict[str, Any] = {"lifecycle_stage": target}
     if target == "lost":
-        # Always sent: an old reason from an earlier loss does not explain this one.
-        changes["lost_reason"] = _text(lost_reason)
-        if _text(competitor):
-            changes["competitor"] = _text(competitor)
+        changes |= _why_lost(lost_reason, competitor)
     elif account.lifecycle_stage == target:
         return account
     moved: Account = update_record(session=session, entity="account", record_id=account_id, changes=changes)  # type: ignore[assignment]
@@ -308,9 +296,7 @@ def move_opportunity(
     elif opportunity.closed_at is not None:
         changes["closed_at"] = None  # reopened
     if target == "lost":
-        changes["lost_reason"] = _text(lost_reason)
-        if _text(competitor):
-            changes["competitor"] = _text(competitor)
+        changes |= _why_lost(lost_reason, competitor)
     elif opportunity.lost_reason is not None:
         changes["lost_reason"] = None
     moved: Opportunity = update_record(session=session, entity="opportunity", record_id=opportunity_id, changes=changes)  # type: ignore[assignment]

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["Preferences"]
+__all__ = ["Preferences", "badge_mapping", "save_badge_mapping"]
 
 _FILE = "preferences.json"
 
@@ -45,3 +45,31 @@ class Preferences:
     def save(self, data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         (data_dir / _FILE).write_text(json.dumps(asdict(self), indent=2))
+
+
+_MAPPINGS = "badge_mappings.json"
+
+
+def badge_mapping(data_dir: Path, event_id: str) -> dict[str, str] | None:
+    """The badge scanner's column mapping the rep set for this event, if any."""
+    try:
+        saved = json.loads((data_dir / _MAPPINGS).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    found = saved.get(event_id) if isinstance(saved, dict) else None
+    if not isinstance(found, dict):
+        return None
+    return {str(k): str(v) for k, v in found.items()}
+
+
+def save_badge_mapping(data_dir: Path, event_id: str, mapping: dict[str, str]) -> None:
+    """Keep the mapping for the event's next exports (the scanner's columns do not change)."""
+    try:
+        saved = json.loads((data_dir / _MAPPINGS).read_text())
+    except (FileNotFoundError, ValueError):
+        saved = {}
+    if not isinstance(saved, dict):
+        saved = {}
+    saved[event_id] = mapping
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / _MAPPINGS).write_text(json.dumps(saved, indent=2))

@@ -57,8 +57,9 @@ from app.followup import Draft, audience_drafts, emails_of, event_drafts, send_d
 from app.geocoding import Geocoder, GeocodeReport, geocode_pending, make_geocoder, waiting_accounts
 from app.i18n import Translator
 from app.ids import utcnow
-from app.lead_import import LeadDraft
+from app.lead_import import LeadDraft, guess_mapping, parse_badge_csv
 from app.leads import (
+    BadgeReport,
     CapturedLead,
     DuplicateIndex,
     DuplicateMatch,
@@ -67,6 +68,7 @@ from app.leads import (
     capture_lead,
     event_leads,
     events,
+    import_badges,
     open_event,
 )
 from app.models import Account, Campaign, EmailMessage, Product, Quote, QuoteLine, Reminder, Temperature
@@ -82,6 +84,7 @@ from app.pipeline import (
     opportunity_board,
     stage_history,
 )
+from app.preferences import badge_mapping, save_badge_mapping
 from app.pricing import LineIn, PricedDocument, load_catalogue, price
 from app.quote_pdf import QuoteNotFound, quote_pdf
 from app.quotes import create_quote, lines_in_order, order_from_quote, set_quote_status
@@ -256,6 +259,35 @@ class Device:
                 follow_up_reason=follow_up_reason,
                 zone=zone,
             )
+
+    def badge_columns(self, event_id: str, data: bytes) -> tuple[list[str], dict[str, str], list[tuple[int, str]]]:
+        """A badge export's columns, the mapping to start from (the event's last one if its
+        columns are all there, else a guess from the columns' names) and the file's problems."""
+        read = parse_badge_csv(data, {})
+        saved = badge_mapping(self.data_dir, event_id)
+        if saved and set(saved) <= set(read.columns):
+            return read.columns, saved, read.bad_rows
+        return read.columns, guess_mapping(read.columns), read.bad_rows
+
+    def import_badges(
+        self, event_id: str, data: bytes, mapping: dict[str, str], *, zone: ZoneInfo, follow_up_reason: str
+    ) -> tuple[BadgeReport, list[tuple[int, str]]]:
+        """Import a badge export with the rep's mapping (kept for the event's next exports): what
+        was saved, attached or left to review, and the rows that could not be read."""
+        read = parse_badge_csv(data, mapping)
+        if read.bad_rows and not read.drafts:
+            return BadgeReport(), read.bad_rows
+        save_badge_mapping(self.data_dir, event_id, mapping)
+        with Session(self.replica) as session:
+            report = import_badges(
+                session=session,
+                event_id=event_id,
+                drafts=read.drafts,
+                author_id=self.engine.state().get("user_id"),
+                zone=zone,
+                follow_up_reason=follow_up_reason,
+            )
+        return report, read.bad_rows
 
     def event_leads(self, event_id: str) -> list[LeadLine]:
         with Session(self.replica) as session:

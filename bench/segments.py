@@ -43,7 +43,7 @@ from app.ids import new_id  # noqa: E402
 from app.models import LifecycleStage, Origin  # noqa: E402
 from app.replica import REPLICA_FILE, open_replica  # noqa: E402
 from app.segments import SegmentFilter, members  # noqa: E402
-from bench.sync import _bulk  # noqa: E402
+from bench.sync import _bulk, catalogue_rows, random_order_lines  # noqa: E402
 
 SEED = 13
 TODAY = date(2026, 11, 18)
@@ -86,25 +86,7 @@ def build_book(data_dir: Path, *, accounts: int, lines: int) -> tuple[list[str],
     lines_per_order = max(1, round(lines / (len(buyers) * orders_per_buyer)))
     first_day = datetime(2024, 11, 18, 8, tzinfo=UTC)
     with db:
-        _bulk(
-            db,
-            "product",
-            (
-                {
-                    "id": pid,
-                    "sku": f"SKU-{n:05d}",
-                    "name": f"Produit {n}",
-                    "category": f"Catégorie {n % 40}",
-                    "unit": "unit",
-                    "list_price_amount": prices[n],
-                    "currency": "EUR",
-                    "tax_category": "standard",
-                    "active": 1,
-                    "in_stock": 1,
-                }
-                for n, pid in enumerate(products)
-            ),
-        )
+        _bulk(db, "product", catalogue_rows(products, prices))
         _bulk(
             db,
             "campaign",
@@ -137,26 +119,8 @@ def build_book(data_dir: Path, *, accounts: int, lines: int) -> tuple[list[str],
             for k in range(orders_per_buyer):
                 oid = new_id()
                 when = first_day + timedelta(days=rng.randrange(730), minutes=rng.randrange(600))
-                net = 0
-                for _ in range(lines_per_order):
-                    p = rng.randrange(len(products))
-                    quantity = rng.randrange(1, 20)
-                    net += quantity * prices[p]
-                    order_lines.append(
-                        {
-                            "id": new_id(),
-                            "order_id": oid,
-                            "account_id": aid,
-                            "product_id": products[p],
-                            "description": f"Produit {p}",
-                            "quantity": quantity,
-                            "unit_price_amount": prices[p],
-                            "discount_bp": 0,
-                            "tax_rate_bp": 2000,
-                            "net_amount": quantity * prices[p],
-                            "tax_amount": quantity * prices[p] // 5,
-                        }
-                    )
+                lines, net = random_order_lines(rng, oid, aid, products, prices, lines_per_order)
+                order_lines += lines
                 orders.append(
                     {
                         "id": oid,

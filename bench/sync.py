@@ -69,6 +69,53 @@ def _bulk(db: sqlite3.Connection, table: str, rows: Iterator[dict[str, Any]]) ->
     db.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', _sqlite_rows(columns, rows))
 
 
+def catalogue_rows(products: list[str], prices: list[int]) -> Iterator[dict[str, Any]]:
+    """The benches' catalogue: product n ("Produit n", SKU-0000n) at `prices[n]`, in 40 categories."""
+    for n, pid in enumerate(products):
+        yield {
+            "id": pid,
+            "sku": f"SKU-{n:05d}",
+            "name": f"Produit {n}",
+            "category": f"Catégorie {n % 40}",
+            "unit": "unit",
+            "list_price_amount": prices[n],
+            "currency": "EUR",
+            "tax_category": "standard",
+            "active": 1,
+            "in_stock": 1,
+        }
+
+
+def random_order_lines(
+    rng: random.Random, order_id: str, account_id: str, products: list[str], prices: list[int], count: int
+) -> tuple[list[dict[str, Any]], int]:
+    """`count` lines of one order (products and quantities drawn from `rng`, at list price, VAT
+    20 %), and their net total."""
+    lines: list[dict[str, Any]] = []
+    net = 0
+    for _ in range(count):
+        p = rng.randrange(len(products))
+        quantity = rng.randrange(1, 20)
+        amount = quantity * prices[p]
+        net += amount
+        lines.append(
+            {
+                "id": new_id(),
+                "order_id": order_id,
+                "account_id": account_id,
+                "product_id": products[p],
+                "description": f"Produit {p}",
+                "quantity": quantity,
+                "unit_price_amount": prices[p],
+                "discount_bp": 0,
+                "tax_rate_bp": 2000,
+                "net_amount": amount,
+                "tax_amount": amount // 5,
+            }
+        )
+    return lines, net
+
+
 def build_territory(server_db: Path, *, accounts: int, lines: int, big_account_orders: int = 2000) -> str:
     """The rep's territory, written straight into the server's tables; returns the rep's id.
 
@@ -107,25 +154,7 @@ def build_territory(server_db: Path, *, accounts: int, lines: int, big_account_o
                 ]
             ),
         )
-        _bulk(
-            db,
-            "product",
-            (
-                {
-                    "id": pid,
-                    "sku": f"SKU-{n:05d}",
-                    "name": f"Produit {n}",
-                    "category": f"Catégorie {n % 40}",
-                    "unit": "unit",
-                    "list_price_amount": prices[n],
-                    "currency": "EUR",
-                    "tax_category": "standard",
-                    "active": 1,
-                    "in_stock": 1,
-                }
-                for n, pid in enumerate(products)
-            ),
-        )
+        _bulk(db, "product", catalogue_rows(products, prices))
         _bulk(
             db,
             "account",
@@ -175,27 +204,8 @@ def build_territory(server_db: Path, *, accounts: int, lines: int, big_account_o
             for k in range(big_account_orders if n == 0 else orders_per_account):
                 oid = new_id()
                 when = start + timedelta(days=rng.randrange(730), minutes=rng.randrange(600))
-                net = 0
-                for _ in range(lines_per_order):
-                    p = rng.randrange(len(products))
-                    quantity = rng.randrange(1, 20)
-                    amount = quantity * prices[p]
-                    net += amount
-                    order_lines.append(
-                        {
-                            "id": new_id(),
-                            "order_id": oid,
-                            "account_id": aid,
-                            "product_id": products[p],
-                            "description": f"Produit {p}",
-                            "quantity": quantity,
-                            "unit_price_amount": prices[p],
-                            "discount_bp": 0,
-                            "tax_rate_bp": 2000,
-                            "net_amount": amount,
-                            "tax_amount": amount // 5,
-                        }
-                    )
+                lines, net = random_order_lines(rng, oid, aid, products, prices, lines_per_order)
+                order_lines += lines
                 orders.append(
                     {
                         "id": oid,
@@ -204,6 +214,7 @@ def build_territory(server_db: Path, *, accounts: int, lines: int, big_account_o
                         "number": f"C{n:05d}-{k:04d}",
                         "ordered_at": when.strftime("%Y-%m-%d %H:%M:%S.000000"),
                         "status": "delivered",
+                        "discount_bp": 0,
                         "currency": "EUR",
                         "net_amount": net,
                         "tax_amount": net // 5,

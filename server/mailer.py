@@ -9,7 +9,8 @@ change (`backoff`). Its outcome is written in its own transaction through a `Ser
 devices pull the new status (and the activity) like any other change:
 
 - accepted by the SMTP server: sent, with its activity and campaign response;
-- refused for good (a 5xx answer to the recipient or the message): failed, with the reason;
+- refused for good (a 5xx answer to the recipient or the message, or an address with accents
+  before the @ on a server without SMTPUTF8): failed, with the reason;
 - anything else (no connection, a 4xx answer, the server's own settings refused): still
   queued, with the reason, tried again after the back-off. Nothing is lost.
 
@@ -27,12 +28,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage as MailMessage
 from email.utils import format_datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from sqlmodel import col, func, select
@@ -53,6 +56,8 @@ MAX_BACKOFF = timedelta(hours=1)
 #: An activity's summary holds this much of the e-mail's text.
 SUMMARY_CHARS = 10_000
 _ERROR_CHARS = 500
+#: What the standard library raises for an address it cannot write in a header.
+_BAD_ADDRESS = (ValueError, TypeError, IndexError, MessageError)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -126,11 +131,21 @@ def send_due_mail(*, engine: Engine, settings: ServerSettings, now: datetime | N
         if not claimed:
             break
         outcomes, problem = _deliver(settings, claimed, moment)
+        unrecorded: Exception | None = None
         for item in claimed:
             outcome = outcomes.get(item.id, _Outcome("retry", problem))
-            _record(engine, item.id, outcome, moment)
+            try:
+                _record(engine, item.id, outcome, moment)
+            except Exception as exc:
+                # The others' outcomes are still written: each e-mail sent and left queued
+                # is sent again after its back-off.
+                log.exception("the outcome of e-mail %s (%s) could not be written", item.id, outcome.status)
+                unrecorded = unrecorded or exc
+                continue
             sent += outcome.status == "sent"
             failed += outcome.status == "failed"
+        if unrecorded is not None:
+            raise unrecorded
         if problem is not None or len(claimed) < BATCH:
             break
     return MailRun(sent=sent, waiting=waiting_count(engine), failed=failed, problem=problem)
@@ -174,19 +189,42 @@ def _claim(engine: Engine, now: datetime, limit: int) -> list[_Outgoing]:
     return claimed
 
 
+def _sender_problem(settings: ServerSettings) -> str | None:
+    """Why the sender's address cannot head an e-mail, or None. A setting to fix: every e-mail
+    waits for it, none fails for it."""
+    sender = settings.resolved_mail_from()
+    try:
+        Address(addr_spec=sender)
+    except _BAD_ADDRESS as exc:
+        return f"the sender's address {sender!r} cannot be written in an e-mail ({exc}): check TERRAIN_MAIL_FROM"
+    return None
+
+
 def _message(settings: ServerSettings, item: _Outgoing, now: datetime) -> MailMessage:
     sender = settings.resolved_mail_from()
     message = MailMessage()
     message["From"] = Address(display_name=item.author_name or "", addr_spec=sender)
     if item.author_email:
-        message["Reply-To"] = Address(display_name=item.author_name or "", addr_spec=item.author_email)
-    message["To"] = item.to_address
+        try:
+            message["Reply-To"] = Address(display_name=item.author_name or "", addr_spec=item.author_email)
+        except _BAD_ADDRESS:
+            pass  # a rep's address on the server that no header takes: replies go to the sender
+    message["To"] = _ascii_address(item.to_address)
     message["Subject"] = " ".join(item.subject.split())
     message["Date"] = format_datetime(now)
     message["Message-ID"] = f"<{item.id}@{sender.rpartition('@')[2] or 'terrain'}>"
     message.set_content(item.body)
     message["Content-Language"] = item.language  # after the content: set_content drops Content-* headers
     return message
+
+
+def _ascii_address(address: str) -> str:
+    """The address in ASCII where it has an ASCII form (an accented domain in its IDNA form), so
+    that an SMTP server without SMTPUTF8 takes it too."""
+    try:
+        return validate_email(address, check_deliverability=False).ascii_email or address
+    except EmailNotValidError:
+        return address
 
 
 def _where(settings: ServerSettings) -> str:
@@ -243,6 +281,8 @@ def _deliver(
     """Send the claimed e-mails over one connection: the outcome of each one tried, and the
     problem that stopped the round (the ones not tried wait for the next)."""
     outcomes: dict[str, _Outcome] = {}
+    if (problem := _sender_problem(settings)) is not None:
+        return outcomes, problem
     try:
         smtp = _connect(settings)
     except _Stop as stop:
@@ -263,7 +303,7 @@ def _deliver(
 def _send_one(settings: ServerSettings, smtp: smtplib.SMTP, item: _Outgoing, now: datetime) -> _Outcome:
     try:
         message = _message(settings, item, now)
-    except (ValueError, TypeError, IndexError) as exc:
+    except _BAD_ADDRESS as exc:
         # A header that cannot be written (a malformed address): no retry makes it right.
         return _Outcome("failed", f"this e-mail cannot be written: {exc}")
     try:
@@ -274,6 +314,10 @@ def _send_one(settings: ServerSettings, smtp: smtplib.SMTP, item: _Outgoing, now
         if code >= 500:
             return _Outcome("failed", f"the recipient {item.to_address} was refused: {answer}")
         return _Outcome("retry", f"the recipient {item.to_address} was put off for now: {answer}")
+    except smtplib.SMTPNotSupportedError as exc:
+        # An address with accents before the @ needs SMTPUTF8, which this server does not offer:
+        # no retry makes it go, and the e-mails behind it must not wait for it.
+        return _Outcome("failed", f"the SMTP server at {_where(settings)} cannot send to {item.to_address}: {exc}")
     except smtplib.SMTPSenderRefused as exc:
         # Our own settings, not this e-mail: every other would be refused too; nothing fails for it.
         raise _Stop(

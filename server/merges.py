@@ -34,20 +34,18 @@ import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from app.duplicates import (
-    FREE_MAIL_DOMAINS,
     NAME_THRESHOLD,
     company_key,
     email_domain,
     key_similarity,
     phone_key,
     siren_key,
+    website_domain,
 )
 from app.ids import utcnow
 from app.models import ENTITIES, Account, Contact, LifecycleStageChange, table_of
@@ -104,15 +102,6 @@ class MergeRefused(ValueError):
 
 
 # Keys ---------------------------------------------------------------------------------------
-def _website_domain(url: str | None) -> str | None:
-    if not url or not url.strip():
-        return None
-    text = url.strip()
-    host = urlsplit(text if "//" in text else f"//{text}").hostname or ""
-    host = host.removeprefix("www.").rstrip(".")
-    return host if "." in host and host not in FREE_MAIL_DOMAINS else None
-
-
 def name_prefixes(key: str) -> set[str]:
     """The word prefixes a close name is looked for by ("boulangerie dupont" -> boul, dupo)."""
     words = [w[:_PREFIX] for w in key.split() if len(w) >= 3]
@@ -145,7 +134,7 @@ def account_keys(
         if (number := phone_key(phone)) is not None:
             keys.add(("phone", number))
     for website in websites:
-        if (domain := _website_domain(website)) is not None:
+        if (domain := website_domain(website)) is not None:
             keys.add(("domain", domain[:_KEY_LENGTH]))
     return keys
 
@@ -381,7 +370,7 @@ def find_duplicates(session: Session, account_ids: Iterable[str]) -> None:
             index_accounts(session, ids)
             for account_id in ids:
                 propose_merges(session, account_id)
-    except SQLAlchemyError:
+    except Exception:  # whatever it is (a database refusal, an identifier no parser expected)
         logger.exception("duplicate check after a push failed for accounts %s", ids)
 
 

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
@@ -44,6 +45,7 @@ from app.mutations import (
     UNOWNED_CREATES,
     VERSIONED,
     CampaignCreate,
+    EmailCreate,
     OrderCommand,
     QuoteCreate,
     priced_document,
@@ -186,6 +188,8 @@ def _create(ctx: _Context, mutation: Mutation) -> MutationResult:
         contact = session.get(Contact, contact_id)
         if contact is None or contact.account_id != account_id:
             raise Rejected("the person named is not (or no longer) a contact of this customer")
+    if isinstance(body, EmailCreate):
+        _check_recipient(session, body)
     values = body.model_dump(exclude_none=True, exclude={"lines", "expected_gross_amount"})
     values["id"] = mutation.id
     if mutation.entity in AUTHOR_FIELD:
@@ -206,6 +210,34 @@ def _create(ctx: _Context, mutation: Mutation) -> MutationResult:
             )
         )
     return MutationResult(mid=mutation.mid, status="applied", version=1)
+
+
+def _address_key(address: str) -> str:
+    """An e-mail address as compared: normalised (an IDNA domain in Unicode), whatever its case."""
+    try:
+        address = validate_email(address.strip(), check_deliverability=False).normalized
+    except EmailNotValidError:
+        pass
+    return address.strip().lower()
+
+
+def _check_recipient(session: Session, email: EmailCreate) -> None:
+    """The server's SMTP settings send the reps' e-mails to their customers only, never to any
+    address a device names: the recipient is the named person's address, or (no person named)
+    the customer's own or one of its people's."""
+    if email.contact_id is not None:
+        contact = session.get(Contact, email.contact_id)
+        known = [contact.email if contact is not None else None]
+    else:
+        account = session.get(Account, email.account_id)
+        people = session.exec(select(Contact.email).where(Contact.account_id == email.account_id)).all()
+        known = [account.email if account is not None else None, *people]
+    if _address_key(email.to_address) not in {_address_key(a) for a in known if a}:
+        whose = "this person's" if email.contact_id is not None else "one of this customer's"
+        raise Rejected(
+            f"to_address: {email.to_address} is not {whose} e-mail address: write the address on the customer's"
+            " record first"
+        )
 
 
 def _check_provisional_number(session: Session, number: str) -> None:
@@ -346,7 +378,7 @@ def _update(ctx: _Context, mutation: Mutation) -> MutationResult:
     if applied:
         old_stage = getattr(record, "lifecycle_stage", None) or getattr(record, "stage", None)
         record.sqlmodel_update(applied)
-        if (problem := stage_problem(record)) is not None:
+        if (problem := stage_problem(record, applied)) is not None:
             raise Rejected(problem)
         if isinstance(record, Account) and record.lifecycle_stage != old_stage:
             session.add(

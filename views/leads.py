@@ -21,8 +21,8 @@ from typing import Any
 import flet as ft
 
 from app.i18n import Translator
-from app.lead_import import LeadDraft, parse_scanned
-from app.leads import DuplicateMatch, EventSummary, LeadLine, check_lead, guess_language
+from app.lead_import import LEAD_FIELDS, LeadDraft, parse_scanned
+from app.leads import BadgeReport, DuplicateMatch, EventSummary, LeadLine, check_lead, guess_language
 from app.models import Campaign, Temperature
 from app.services import ProductLine
 from views.today import ProductPicker
@@ -403,6 +403,105 @@ class LeadForm:
         self.matches.controls = []
 
 
+class BadgeImporter:
+    """A badge scanner's CSV export: pick the file, map its columns once for the event (the
+    mapping is remembered), import; then what was saved, attached, and what to review."""
+
+    def __init__(
+        self,
+        t: Translator,
+        *,
+        pick: Callable[[], Awaitable[bytes | None]],
+        columns: Callable[[bytes], tuple[list[str], dict[str, str], list[tuple[int, str]]]],
+        run: Callable[[bytes, dict[str, str]], tuple[BadgeReport, list[tuple[int, str]]]],
+        fill: Callable[[LeadDraft], None],
+    ) -> None:
+        self.t, self._pick, self._columns, self._run, self._fill = t, pick, columns, run, fill
+        self.data: bytes | None = None
+        self.selectors: dict[str, ft.Dropdown] = {}
+        self.mapping_rows = ft.Column(spacing=4)
+        self.result = ft.Column(spacing=4)
+        self.import_button = ft.Button(t("leads.badges_import"), icon=ft.Icons.UPLOAD_FILE, on_click=self._import)
+        self.import_button.visible = False
+        #: Called after an import saved someone (the page redraws its list of the people met).
+        self.on_imported: Callable[[], None] | None = None
+
+    def control(self) -> ft.Control:
+        return ft.ExpansionTile(
+            title=ft.Text(self.t("leads.badges")),
+            controls=[
+                # Import next to the file's choice: a long mapping never pushes it off the screen.
+                ft.Row(
+                    [
+                        ft.OutlinedButton(self.t("leads.badges_pick"), icon=ft.Icons.FOLDER_OPEN, on_click=self.choose),
+                        self.import_button,
+                    ],
+                    wrap=True,
+                ),
+                self.result,
+                self.mapping_rows,
+            ],
+        )
+
+    def show_columns(self, data: bytes) -> None:
+        """The file's columns, each with the lead field it goes to."""
+        t = self.t
+        self.data = data
+        columns, mapping, problems = self._columns(data)
+        self.selectors = {
+            column: ft.Dropdown(
+                label=column,
+                value=mapping.get(column, ""),
+                options=[ft.DropdownOption(key="", text="—")]
+                + [ft.DropdownOption(key=f, text=t(f"leads.field_{f}")) for f in LEAD_FIELDS],
+                dense=True,
+                width=320,
+            )
+            for column in columns
+        }
+        self.mapping_rows.controls = [
+            ft.Text(t("leads.badges_map"), weight=ft.FontWeight.BOLD),
+            *self.selectors.values(),
+        ]
+        self.result.controls = [ft.Text(t("leads.badges_bad_row", line=line, reason=why)) for line, why in problems]
+        self.import_button.visible = bool(columns)
+
+    async def choose(self, e: Any) -> None:
+        data = await self._pick()
+        if data is not None:
+            self.show_columns(data)
+        e.page.update()
+
+    def mapping(self) -> dict[str, str]:
+        return {column: d.value for column, d in self.selectors.items() if d.value}
+
+    def _import(self, _e: Any) -> None:
+        if self.data is None:
+            return
+        t = self.t
+        report, bad_rows = self._run(self.data, self.mapping())
+        done = t("leads.badges_done", saved=report.saved, attached=report.attached, review=len(report.review))
+        lines: list[ft.Control] = [ft.Semantics(content=ft.Text(done), identifier="badge-summary")]
+        for draft, why in report.review:
+            who = " ".join(p for p in (draft.first_name, draft.last_name, draft.company) if p) or draft.email or ""
+            lines.append(
+                ft.Row(
+                    [
+                        ft.Text(f"{who} : {why}", expand=True),
+                        ft.TextButton(t("leads.badges_fill"), on_click=lambda _e, d=draft: self._fill(d)),
+                    ]
+                )
+            )
+        lines += [ft.Text(t("leads.badges_bad_row", line=line, reason=why)) for line, why in bad_rows]
+        self.result.controls = lines
+        if report.saved or report.attached:
+            if self.on_imported is not None:
+                self.on_imported()
+            self.data = None
+            self.import_button.visible = False
+            self.mapping_rows.controls = []
+
+
 def event_page(
     t: Translator,
     event: Campaign,
@@ -412,6 +511,7 @@ def event_page(
     on_change_event: Callable[[], None],
     on_follow_up: Callable[[], None],
     on_open_lead: Callable[[str], None],
+    badges: BadgeImporter | None = None,
 ) -> ft.Control:
     """The event open on arrival: the quick form, then the people met here, the latest first.
     `leads` reads them again after each lead saved."""
@@ -434,6 +534,8 @@ def event_page(
 
     draw()
     form.on_saved = draw
+    if badges is not None:
+        badges.on_imported = draw
     scan = ft.TextField(label=t("leads.scan"), multiline=True, min_lines=1, max_lines=4, dense=True)
     scan_error = ft.Text("", color=ft.Colors.ERROR)
 
@@ -474,6 +576,7 @@ def event_page(
                 title=ft.Text(t("leads.scan_title")),
                 controls=[scan, ft.Row([ft.OutlinedButton(t("leads.scan_fill"), on_click=read_scan)]), scan_error],
             ),
+            *([badges.control()] if badges is not None else []),
             ft.Semantics(content=count, identifier="lead-count"),
             listed,
         ],

@@ -22,6 +22,7 @@ from app.credentials import NoSecureStore
 from app.edits import InvalidEdit
 from app.followup import Draft
 from app.i18n import LANGUAGES, Translator
+from app.leads import BadgeReport
 from app.preferences import Preferences
 from app.services import Device, DueReminder, InvalidServerUrl, check_server_url, open_device
 from app.tiles import TileCheck
@@ -31,7 +32,7 @@ from views.card import card_view
 from views.catalogue import catalogue_view
 from views.dashboard import dashboard_view
 from views.followup import followup_page
-from views.leads import LeadEntry, LeadForm, event_page, events_page
+from views.leads import BadgeImporter, LeadEntry, LeadForm, event_page, events_page
 from views.pipeline import pipeline_view
 from views.quotes import QuoteForm, quote_form_page, quote_page, sign_page
 from views.route_map import route_map
@@ -470,6 +471,23 @@ class TerrainUI:
             search_products=lambda text: self.device.search_products(text, limit=5),
             save=save,
         )
+
+        async def pick() -> bytes | None:
+            picked = await self._files.pick_files(
+                dialog_title=t("leads.badges_pick"),
+                file_type=ft.FilePickerFileType.CUSTOM,
+                allowed_extensions=["csv", "txt"],
+                with_data=True,
+            )
+            return picked[0].bytes if picked else None
+
+        badges = BadgeImporter(
+            t,
+            pick=pick,
+            columns=lambda data: self.device.badge_columns(event.id, data),
+            run=lambda data, mapping: self._import_badges(event.id, data, mapping),
+            fill=form.fill,
+        )
         self.page.run_task(form.focus_first)
         return event_page(
             t,
@@ -479,7 +497,23 @@ class TerrainUI:
             on_change_event=lambda: self.go("/events"),
             on_follow_up=lambda: self.go(f"/followup/event/{event.id}"),
             on_open_lead=lambda account_id: self.go(f"/accounts/{account_id}"),
+            badges=badges,
         )
+
+    def _import_badges(
+        self, event_id: str, data: bytes, mapping: dict[str, str]
+    ) -> tuple[BadgeReport, list[tuple[int, str]]]:
+        t = self.t
+        found = self.device.import_badges(
+            event_id,
+            data,
+            mapping,
+            zone=t.zone,
+            follow_up_reason=t("leads.reminder", name="{name}", event="{event}"),
+        )
+        if found[0].saved or found[0].attached:
+            self.background.wrote_locally()
+        return found
 
     # -- pipeline -------------------------------------------------------------------------
     def _followup(self, rest: str) -> ft.Control:

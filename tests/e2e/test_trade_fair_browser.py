@@ -12,6 +12,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from app.models import Account, Activity, Campaign, Contact, EmailMessage
+from app.preferences import badge_mapping
 from app.replica import open_replica
 from tests.conftest import LiveServer, start_live_server
 from tests.e2e.conftest import start_app
@@ -116,3 +117,48 @@ def test_three_leads_captured_offline_with_the_keyboard_reach_the_server_with_th
             ("tom@bakerwines.co.uk", "en", "queued"),
         ]
         assert "Salon Vinitech" in next(m.body for m in mails if m.language == "fr")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_badge_scanners_export_is_mapped_once_and_imported_as_leads_of_the_event(
+    browser: Any, live_server: LiveServer, tmp_path: Path
+) -> None:
+    export = tmp_path / "badges.csv"
+    export.write_text(
+        "Prénom;Nom;Société;E-mail;Badge\n"
+        "Inès;Morel;Traiteur Morel;ines@traiteur-morel.fr;A-1\n"
+        "Hugo;Vidal;Vidal Frères;hugo@vidal-freres.fr;A-2\n"
+        "Jo;Faux;Faux SA;jo@;A-3\n",
+        encoding="utf-8",
+    )
+    app = start_app(tmp_path / "device", server_url=live_server.url)
+    try:
+        page, host = _signed_in(browser, app.url, "alice")
+        page.close()
+        page, host = _open(browser, app.url + "events")
+        host.get_by_role("textbox", name="Nom de l'événement").wait_for(timeout=30_000)
+        time.sleep(2)
+        _keys(page, "Sirha", "<Tab>", "Lyon", "<Enter>")
+        _wait_text(page.locator('[flt-semantics-identifier="lead-count"]'), "0 personne(s) rencontrée(s)")
+        host.get_by_role("button", name=re.compile("Export du lecteur de badges")).click()
+        with page.expect_file_chooser() as chooser:
+            host.get_by_role("button", name="Choisir le fichier CSV").click()
+        chooser.value.set_files(str(export))
+        # The columns come with their guessed fields; the badge number goes nowhere.
+        host.get_by_role("button", name="Importer les badges").click()
+        _wait_text(page.locator('[flt-semantics-identifier="badge-summary"]'), "2 nouveau(x) lead(s)")
+        _wait_text(page.locator('[flt-semantics-identifier="lead-count"]'), "2 personne(s) rencontrée(s)")
+        _wait_text(host.get_by_text(re.compile("Synchronisé")), "Synchronisé", seconds=60)
+        page.close()
+    finally:
+        app.stop()
+    with Session(live_server.engine) as session:
+        event = session.exec(select(Campaign).where(Campaign.name == "Sirha")).one()
+        leads = session.exec(select(Account.name).where(Account.origin_campaign_id == event.id)).all()
+        assert sorted(leads) == ["Traiteur Morel", "Vidal Frères"]
+    assert badge_mapping(app.data_dir, event.id) == {
+        "Prénom": "first_name",
+        "Nom": "last_name",
+        "Société": "company",
+        "E-mail": "email",
+    }

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage as MailMessage
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -26,12 +27,13 @@ from aiosmtpd.smtp import SMTP, Envelope
 from aiosmtpd.smtp import Session as SmtpSession
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from app.edits import create_record, pending_changes
 from app.followup import event_drafts, send_drafts
-from app.ids import utcnow
-from app.models import Activity, CampaignResponse, EmailMessage, Product
+from app.ids import new_id, utcnow
+from app.models import Activity, CampaignResponse, Contact, EmailMessage, Product
 from app.replica import open_replica
 from server import mailer
 from server.db import ServerSession
@@ -40,6 +42,7 @@ from server.models import User
 from server.settings import ServerSettings
 from sync.engine import SyncEngine
 from tests.conftest import free_port, settings_for, start_live_server
+from tests.integration.conftest import push_mutations
 
 MET = datetime(2026, 11, 24, 10, 30, tzinfo=UTC)
 #: Refused for good by the SMTP server below, and put off for now.
@@ -83,9 +86,11 @@ class SmtpServer:
     port: int
     inbox: Inbox
     controller: Controller | None = None
+    #: Whether it takes addresses with accents before the @ (SMTPUTF8), as most servers do.
+    smtputf8: bool = True
 
     def start(self) -> None:
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=self.smtputf8)
         self.controller.start()
 
     def stop(self) -> None:
@@ -312,6 +317,117 @@ def test_a_refused_recipient_fails_with_the_reason_a_busy_one_waits_and_the_othe
     with Session(alice.replica) as session:
         failed = session.exec(select(EmailMessage).where(EmailMessage.to_address == UNKNOWN)).one()
     assert failed.status == "failed" and "No such user here" in (failed.last_error or "")
+
+
+def test_an_address_the_smtp_server_cannot_take_fails_alone_and_the_others_leave(
+    api: TestClient, alice: SyncEngine, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    """A server without SMTPUTF8: an accent before the @ stopped every round ("cannot reach the
+    SMTP server") and the e-mail was never sent nor failed; an accented domain goes in ASCII."""
+    _meet_leads(
+        alice,
+        [
+            ("Ébénisterie Hélène", "FR", "hélène@ebenisterie.fr", "fr"),
+            ("Menuiserie Roux", "FR", "anne@roux.fr", "fr"),
+            ("Société Bois", "FR", "paul@société-bois.fr", "fr"),
+        ],
+    )
+    _push(alice)
+    smtp.smtputf8 = False
+    smtp.start()
+    server = _server(api)
+    run = send_due_mail(engine=server, settings=_mail_settings(tmp_path, smtp))
+    assert (run.sent, run.waiting, run.failed, run.problem) == (2, 0, 1, None)
+    emails = _emails(server)
+    accented = emails["hélène@ebenisterie.fr"]
+    assert accented.status == "failed"
+    assert (accented.last_error or "").startswith(
+        f"the SMTP server at 127.0.0.1:{smtp.port} cannot send to hélène@ebenisterie.fr: "
+    )
+    assert {emails[a].status for a in ("anne@roux.fr", "paul@société-bois.fr")} == {"sent"}
+    assert sorted(to[0] for to, _m in smtp.inbox.messages) == ["anne@roux.fr", "paul@xn--socit-bois-e7ab.fr"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_server_mails_only_the_customers_own_addresses(api: TestClient, alice: SyncEngine) -> None:
+    """The SMTP settings are the company's: a device naming any address (a changed app, a
+    stolen token) must not make the server send to it."""
+    _meet_leads(alice, [("Menuiserie Roux", "FR", "Anne.Roux@Roux.fr", "fr")])
+    _push(alice)  # the drafted follow-up, to the person's address (whatever its case), went in
+    with Session(alice.replica) as session:
+        contact = session.exec(select(Contact).where(Contact.email == "Anne.Roux@Roux.fr")).one()
+    letter = {"account_id": contact.account_id, "language": "fr", "subject": "Offre", "body": "Bonjour"}
+
+    def mail(mid: int, **fields: str | None) -> dict[str, Any]:
+        return {"mid": mid, "entity": "email_message", "id": new_id(), "op": "create", "fields": letter | fields}
+
+    results = push_mutations(
+        api,
+        alice,
+        mail(9_001, contact_id=contact.id, to_address="someone@elsewhere.example"),
+        mail(9_002, to_address="someone@elsewhere.example"),
+        mail(9_003, to_address="anne.roux@roux.fr"),  # one of the customer's people
+    )
+    assert [r["status"] for r in results] == ["rejected", "rejected", "applied"]
+    assert results[0]["reason"] == (
+        "to_address: someone@elsewhere.example is not this person's e-mail address:"
+        " write the address on the customer's record first"
+    )
+    assert "is not one of this customer's e-mail address" in results[1]["reason"]
+    assert set(_emails(_server(api))) == {"Anne.Roux@roux.fr", "anne.roux@roux.fr"}
+
+
+def test_a_sender_address_no_header_takes_holds_every_e_mail_back_and_fails_none(
+    api: TestClient, alice: SyncEngine, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    """A TERRAIN_MAIL_FROM without a domain failed every queued e-mail for good, one by one."""
+    _meet_leads(alice, LEADS)
+    _push(alice)
+    smtp.start()
+    server = _server(api)
+    wrong = _mail_settings(tmp_path, smtp).model_copy(update={"mail_from": "crm"})
+    run = send_due_mail(engine=server, settings=wrong)
+    assert (run.sent, run.waiting, run.failed) == (0, 2, 0)
+    assert run.problem == (
+        "the sender's address 'crm' cannot be written in an e-mail (addr-spec local part with no domain):"
+        " check TERRAIN_MAIL_FROM"
+    )
+    assert {(e.status, e.last_error) for e in _emails(server).values()} == {("queued", run.problem)}
+    assert smtp.inbox.messages == []
+    fixed = send_due_mail(engine=server, settings=_mail_settings(tmp_path, smtp), now=utcnow() + timedelta(minutes=3))
+    assert (fixed.sent, fixed.waiting, fixed.failed, fixed.problem) == (2, 0, 0, None)
+
+
+def test_an_outcome_that_cannot_be_written_leaves_the_others_written(
+    api: TestClient, alice: SyncEngine, smtp: SmtpServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database refusing one e-mail's outcome left the whole batch queued: every e-mail of it,
+    sent already, went a second time after the back-off. Now only that one can."""
+    _meet_leads(alice, [(f"Client{n} SARL", "FR", f"client{n}@example.fr", "fr") for n in range(3)])
+    _push(alice)
+    smtp.start()
+    server = _server(api)
+    mail = _mail_settings(tmp_path, smtp)
+    record = mailer._record
+    refused: list[str] = []
+
+    def record_but_the_first(engine: Engine, email_id: str, outcome: Any, now: datetime) -> None:
+        if not refused:
+            refused.append(email_id)
+            raise OperationalError("UPDATE email_message ...", {}, Exception("database is locked"))
+        record(engine, email_id, outcome, now)
+
+    monkeypatch.setattr(mailer, "_record", record_but_the_first)
+    with pytest.raises(OperationalError):
+        send_due_mail(engine=server, settings=mail)
+    assert len(smtp.inbox.messages) == 3
+    emails = {e.id: e for e in _emails(server).values()}
+    assert {i: e.status for i, e in emails.items()} == {i: "queued" if i in refused else "sent" for i in emails}
+    monkeypatch.setattr(mailer, "_record", record)
+    again = send_due_mail(engine=server, settings=mail, now=utcnow() + timedelta(minutes=3))
+    assert (again.sent, again.waiting) == (1, 0)
+    sent_to = sorted(to[0] for to, _m in smtp.inbox.messages)
+    assert sent_to.count(emails[refused[0]].to_address) == 2 and len(sent_to) == 4
 
 
 def test_two_senders_at_once_send_each_e_mail_once(

@@ -7,21 +7,20 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from app.edits import create_record, pending_changes, update_record
+from app.lead_import import LeadDraft
+from app.leads import DuplicateIndex
 from app.models import Account, Activity, Contact
-from app.replica import open_replica
 from server.db import DEVICE, ServerSession
 from server.merges import ensure_duplicate_keys
 from server.models import AccountKey, MergeProposal, ProcessedMutation, Role, User
@@ -316,6 +315,33 @@ def test_different_companies_met_at_the_same_event_are_never_proposed(api: TestC
     assert api.get("/api/v1/merges", headers=sign_in(api, "manon")).json() == []
 
 
+def test_a_lead_whose_website_no_parser_reads_syncs_and_is_still_matched_by_its_name(
+    api: TestClient, tmp_path: Path
+) -> None:
+    """An unclosed "[" in a website made the duplicate check raise after the push's changes: a
+    500, and the device's outbox stuck behind it at every sync."""
+    alice, bruno = _device(api, tmp_path, "alice"), _device(api, tmp_path, "bruno")
+    event = _open_event(alice)
+    bruno.sync()
+    first = _capture(
+        alice, event, "Fromagerie Vautrin", ("Paul", "Roche", "paul.roche@gmail.com"), website="http://[fromagerie"
+    )
+    assert alice.sync().pushed.rejected == 0
+    with Session(alice.replica) as session:
+        assert pending_changes(session=session)["pending"] == 0
+        # The device's own duplicate check reads the same website without failing.
+        (found,) = DuplicateIndex(session).match(LeadDraft(company="Fromagerie Vautrin SA"))
+    assert (found.account_id, found.reasons) == (first.account_id, ["name"])
+    second = _capture(bruno, event, "FROMAGERIE VAUTRIN", ("Léa", "Petit", "lea.petit@gmail.com"))
+    assert bruno.sync().pushed.rejected == 0
+    (proposal,) = _proposals(_server(api), first.account_id, second.account_id)
+    assert (proposal.account_id, proposal.duplicate_id, proposal.reasons) == (
+        first.account_id,
+        second.account_id,
+        ["name"],
+    )
+
+
 def test_a_lead_matching_another_reps_customer_is_proposed_once_keys_are_rebuilt(
     api: TestClient, tmp_path: Path
 ) -> None:
@@ -419,28 +445,8 @@ def test_a_dismissed_proposal_is_never_made_again_and_only_managers_of_both_acco
     assert [p["id"] for p in api.get("/api/v1/merges?status=dismissed", headers=manon).json()] == [offer["id"]]
 
 
-@pytest.fixture
-def live_devices(live_server: LiveServer, tmp_path: Path) -> Iterator[Callable[[str], SyncEngine]]:
-    """Devices signed in to uvicorn, each with its own connection; closed after."""
-    made: list[SyncEngine] = []
-
-    def device(username: str) -> SyncEngine:
-        engine = SyncEngine(
-            replica=open_replica(tmp_path / username), http=httpx.Client(base_url=live_server.url, timeout=120)
-        )
-        made.append(engine)
-        engine.sign_in(username=username, password="demo")
-        engine.sync()
-        return engine
-
-    yield device
-    for engine in made:
-        engine.http.close()
-        engine.replica.dispose()
-
-
 def test_a_lead_pushed_while_another_push_of_the_same_company_commits_is_proposed_once(
-    live_server: LiveServer, live_devices: Callable[[str], SyncEngine]
+    live_server: LiveServer, live_devices: Callable[..., SyncEngine]
 ) -> None:
     alice, bruno = live_devices("alice"), live_devices("bruno")
     event = _open_event(alice)

@@ -14,8 +14,8 @@ from sqlmodel import Session, col, select
 
 from app.edits import InvalidEdit
 from app.ids import new_id
-from app.lead_import import LeadDraft
-from app.leads import DuplicateIndex, capture_lead, check_lead, event_leads, open_event
+from app.lead_import import LeadDraft, guess_mapping, parse_badge_csv
+from app.leads import DuplicateIndex, capture_lead, check_lead, event_leads, import_badges, open_event
 from app.models import Account, Activity, Campaign, Contact, LifecycleStageChange, Reminder, Temperature
 from sync.engine import SyncEngine
 
@@ -116,6 +116,11 @@ def test_leads_captured_at_an_event_reach_the_server_with_the_event_as_origin(
         assert new.new_account and english.new_account and not attached.new_account
         listed = event_leads(session=session, event_id=event.id)
         assert sorted(line.name for line in listed) == ["Léa Girard", "Marc Nouveau", "Tom Baker"]
+        assert {line.name: line.temperature for line in listed} == {
+            "Léa Girard": "hot",
+            "Tom Baker": "cold",
+            "Marc Nouveau": "warm",
+        }
         assert {line.company for line in listed} == {"Domaine des Aubiers SARL", "Baker Wines Ltd", existing.name}
         # A typo is named, and nothing of it is saved.
         before = session.exec(select(sa.func.count()).select_from(Contact)).one()
@@ -186,3 +191,68 @@ def test_a_rep_opens_events_but_does_not_make_campaigns(api: TestClient, alice: 
     assert [r["status"] for r in results] == ["rejected", "rejected"]
     assert "campaigns are made on the server" in results[0]["reason"]
     assert "ends_on is before starts_on" in results[1]["reason"]
+
+
+def test_a_badge_scanners_columns_are_guessed_from_their_names() -> None:
+    assert guess_mapping(["Prénom", "NOM", "Société", "E-mail", "Tél.", "Badge n°", "Commentaires"]) == {
+        "Prénom": "first_name",
+        "NOM": "last_name",
+        "Société": "company",
+        "E-mail": "email",
+        "Tél.": "phone",
+        "Commentaires": "notes",
+    }
+    assert guess_mapping(["First Name", "Last Name", "Company", "Email Address", "Job Title"]) == {
+        "First Name": "first_name",
+        "Last Name": "last_name",
+        "Company": "company",
+        "Email Address": "email",
+        "Job Title": "title",
+    }
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_badge_export_becomes_leads_of_the_event_and_known_people_are_left_to_the_rep(
+    alice: SyncEngine, demo_engine: Engine
+) -> None:
+    zone = ZoneInfo("Europe/Paris")
+    with Session(alice.replica) as session:
+        event = open_event(session=session, name="Sirha", place="Lyon", starts_on=date(2026, 11, 30), ends_on=None)
+        known = session.exec(
+            select(Contact).where(col(Contact.email).is_not(None)).order_by(col(Contact.last_name))
+        ).first()
+        assert known is not None and known.email
+        customer = session.get(Account, known.account_id)
+        assert customer is not None
+        domain = known.email.split("@")[1]
+    rows = [
+        "Prénom;Nom;Société;E-mail;Téléphone",
+        "Inès;Morel;Traiteur Morel;ines@traiteur-morel.fr;04 78 00 00 01",
+        f"Paul;Neuf;{customer.name};paul.neuf@{domain};",  # the customer's domain: attached to it
+        f"{known.first_name or ''};{known.last_name};;{known.email.upper()};",  # already in the book
+        "Inès;Morel;Traiteur Morel;ines@traiteur-morel.fr;",  # twice in the file
+        "Jo;Faux;Faux SA;jo@;",  # a typo
+        ";;;;",  # nothing: a bad row
+    ]
+    data = "\n".join(rows).encode("latin-1", errors="replace")
+    read = parse_badge_csv(data, guess_mapping(parse_badge_csv(data, {}).columns))
+    assert read.bad_rows == [(7, "no name, company or e-mail")]
+    with Session(alice.replica) as session:
+        report = import_badges(
+            session=session,
+            event_id=event.id,
+            drafts=read.drafts,
+            author_id=alice.state()["user_id"],
+            zone=zone,
+            follow_up_reason="Relancer {name} ({event})",
+        )
+    assert (report.saved, report.attached) == (1, 1)
+    reasons = [why for _draft, why in report.review]
+    assert reasons[0].startswith("already in the book") and reasons[1] == "twice in the file"
+    assert len(report.review) == 3 and "@" in reasons[2]  # email-validator's sentence about "jo@"
+    alice.sync()
+    with Session(demo_engine) as server:
+        people = server.exec(select(Contact).where(Contact.origin_campaign_id == event.id)).all()
+        assert {(p.last_name, p.account_id == customer.id) for p in people} == {("Morel", False), ("Neuf", True)}
+        lead = server.exec(select(Account).where(Account.origin_campaign_id == event.id)).one()
+        assert (lead.name, lead.lifecycle_stage) == ("Traiteur Morel", "lead")

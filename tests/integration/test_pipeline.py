@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from app.dashboard import book_figures
-from app.edits import InvalidEdit, pending_changes
+from app.edits import InvalidEdit, edit_account, pending_changes, update_record
 from app.ids import new_id, utcnow
 from app.models import Account, LifecycleStageChange, Opportunity, OpportunityStageChange
 from app.pipeline import (
@@ -31,7 +31,7 @@ from server.db import ServerSession
 from server.models import User
 from sync.engine import SyncEngine
 from tests.conftest import DEMO_DAY
-from tests.integration.conftest import push_updates
+from tests.integration.conftest import push_mutations, push_updates
 
 
 def _server(api: TestClient) -> Any:
@@ -52,15 +52,6 @@ def _alice_accounts(api: TestClient, stage: str) -> list[Account]:
                 .order_by(col(Account.name))
             )
         )
-
-
-def _raw_push(api: TestClient, device: SyncEngine, *mutations: dict[str, Any]) -> list[dict[str, Any]]:
-    body = {"client_id": device.state()["device_id"], "schema_version": 1, "mutations": list(mutations)}
-    headers = {"Authorization": f"Bearer {device._access_token}"}
-    response = api.post("/api/v1/sync/push", json=body, headers=headers)
-    assert response.status_code == 200, response.text
-    results: list[dict[str, Any]] = response.json()["results"]
-    return results
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -234,7 +225,7 @@ def test_losing_without_a_reason_is_refused_on_the_device_and_on_the_server(api:
         {"lifecycle_stage": "lost", "lost_reason": "  "},
     )
     results += push_updates(api, alice, "opportunity", deal_id, deal_version, 8_011, {"stage": "lost"})
-    results += _raw_push(
+    results += push_mutations(
         api,
         alice,
         {
@@ -272,6 +263,38 @@ def test_losing_without_a_reason_is_refused_on_the_device_and_on_the_server(api:
         assert account is not None and (account.lifecycle_stage, account.competitor) == ("lost", "Métro")
         moves = stage_history(session=session, account_id=prospect.id)
         assert (moves[-1].from_stage, moves[-1].to_stage, moves[-1].pending) == ("prospect", "lost", False)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_customer_lost_without_a_reason_before_still_takes_other_edits(api: TestClient, alice: SyncEngine) -> None:
+    """An import (the ERP's lost customers) writes no reason: only a move, or a change of the
+    reason, must give one; a new phone number of such a customer was refused on both sides."""
+    with ServerSession(_server(api)) as session:
+        account = session.exec(
+            select(Account).where(Account.owner_id == _alice_id(api), Account.lifecycle_stage == "client")
+        ).first()
+        deal = session.exec(
+            select(Opportunity)
+            .join(Account, col(Account.id) == col(Opportunity.account_id))
+            .where(Account.owner_id == _alice_id(api), col(Opportunity.stage).in_(("proposal", "negotiation")))
+        ).first()
+        assert account is not None and deal is not None
+        account.lifecycle_stage, account.lost_reason = "lost", None
+        deal.stage, deal.lost_reason = "lost", None
+        session.commit()
+        account_id, deal_id = account.id, deal.id
+    alice.sync()
+    with Session(alice.replica) as session:
+        edit_account(session=session, account_id=account_id, changes={"phone": "+33 4 78 00 00 01"})
+        update_record(session=session, entity="opportunity", record_id=deal_id, changes={"amount": 420_000})
+        with pytest.raises(InvalidEdit, match="lost_reason"):  # emptying the reason is still a loss without one
+            update_record(session=session, entity="opportunity", record_id=deal_id, changes={"lost_reason": " "})
+    report = alice.sync()
+    assert report.pushed.rejected == 0
+    with Session(_server(api)) as session:
+        stored, stored_deal = session.get(Account, account_id), session.get(Opportunity, deal_id)
+        assert stored is not None and (stored.lifecycle_stage, stored.phone) == ("lost", "+33 4 78 00 00 01")
+        assert stored_deal is not None and (stored_deal.stage, stored_deal.amount) == ("lost", 420_000)
 
 
 def _expected_cycles(api: TestClient, start: date, end: date) -> tuple[float | None, float | None]:

@@ -7,18 +7,15 @@ from __future__ import annotations
 import random
 import re
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
-import pytest
 from sqlmodel import Session, col, select
 
 from app.edits import pending_changes
 from app.ids import utcnow
 from app.models import Account, Product, Quote
 from app.quotes import create_quote
-from app.replica import open_replica
 from server.db import ServerSession
 from server.models import User
 from sync.engine import SyncEngine
@@ -27,30 +24,14 @@ from tests.conftest import LiveServer
 QUOTES = 1_000
 
 
-@pytest.fixture
-def devices(live_server: LiveServer, tmp_path: Path) -> Iterator[Callable[[str, str], SyncEngine]]:
-    """Devices signed in to the live server, each with its own connection; closed after."""
-    made: list[SyncEngine] = []
-
-    def device(username: str, name: str) -> SyncEngine:
-        engine = SyncEngine(
-            replica=open_replica(tmp_path / name), http=httpx.Client(base_url=live_server.url, timeout=120)
-        )
-        made.append(engine)
-        engine.sign_in(username=username, password="demo")
-        engine.sync()
-        return engine
-
-    yield device
-    for engine in made:
-        engine.http.close()
-        engine.replica.dispose()
-
-
 def test_a_thousand_quotes_from_three_devices_get_a_thousand_legal_numbers_in_sequence(
-    live_server: LiveServer, devices: Callable[[str, str], SyncEngine]
+    live_server: LiveServer, live_devices: Callable[..., SyncEngine]
 ) -> None:
-    engines = [devices("alice", "alice-phone"), devices("alice", "alice-laptop"), devices("bruno", "bruno-phone")]
+    engines = [
+        live_devices("alice", "alice-phone"),
+        live_devices("alice", "alice-laptop"),
+        live_devices("bruno", "bruno-phone"),
+    ]
     prefixes = {device.state()["device_number"] for device in engines}
     assert len(prefixes) == 3 and None not in prefixes  # each device has a number of its own
     rng = random.Random(3)
@@ -108,9 +89,9 @@ def test_a_thousand_quotes_from_three_devices_get_a_thousand_legal_numbers_in_se
 
 
 def test_a_provisional_number_of_another_device_is_refused(
-    live_server: LiveServer, devices: Callable[[str, str], SyncEngine]
+    live_server: LiveServer, live_devices: Callable[..., SyncEngine]
 ) -> None:
-    phone, laptop = devices("alice", "phone"), devices("alice", "laptop")
+    phone, laptop = live_devices("alice", "phone"), live_devices("alice", "laptop")
     with Session(phone.replica) as session:
         account = session.exec(select(Account.id)).first()
         product = session.exec(select(Product.id).where(Product.active)).first()

@@ -6,7 +6,7 @@ filters over the demo company's book after a real sync, against the records read
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -451,22 +451,34 @@ def test_the_form_counts_as_the_filter_changes_and_says_what_to_fix(book: Book) 
     )
 
 
-def test_the_page_saves_lists_writes_to_changes_and_deletes_segments(book: Book) -> None:
+def _page(
+    book: Book,
+    language: str,
+    events: list[tuple[str, str]],
+    on_write: Callable[[str], None] = lambda _id: None,
+    told: Callable[[str], None] = lambda _text: None,
+) -> SegmentsPage:
+    """The segments page over the book's device, driven without a browser."""
     device = book.device
-    written: list[str] = []
-    notices: list[str] = []
-    page = SegmentsPage(
-        Translator("fr"),
+    return SegmentsPage(
+        Translator(language),
         segments=lambda: device.segments(TODAY),
         preview=lambda f: device.preview_segment(f, TODAY),
         save=device.save_segment,
         delete=device.delete_segment,
         search_products=lambda text: device.search_products(text, limit=6),
         products=device.products,
-        events=[(book.event_id, "Salon de Lyon")],
-        on_write=written.append,
-        told=notices.append,
+        events=events,
+        on_write=on_write,
+        told=told,
     )
+
+
+def test_the_page_saves_lists_writes_to_changes_and_deletes_segments(book: Book) -> None:
+    device = book.device
+    written: list[str] = []
+    notices: list[str] = []
+    page = _page(book, "fr", [(book.event_id, "Salon de Lyon")], on_write=written.append, told=notices.append)
     assert isinstance(page.control, ft.ListView)
     assert [c.value for c in page.listing.controls] == ["Aucun segment enregistré."]  # type: ignore[attr-defined]
     page.new_button.on_click(None)
@@ -514,18 +526,7 @@ def test_the_page_saves_lists_writes_to_changes_and_deletes_segments(book: Book)
 def test_an_empty_segment_cannot_be_written_to(book: Book) -> None:
     device = book.device
     device.save_segment("Personne", SegmentFilter(towns=("Paris",)))
-    page = SegmentsPage(
-        Translator("en"),
-        segments=lambda: device.segments(TODAY),
-        preview=lambda f: device.preview_segment(f, TODAY),
-        save=device.save_segment,
-        delete=device.delete_segment,
-        search_products=lambda text: device.search_products(text, limit=6),
-        products=device.products,
-        events=[],
-        on_write=lambda _id: None,
-        told=lambda _text: None,
-    )
+    page = _page(book, "en", [])
     (nobody,) = page.shown
     write = page.actions[nobody.id].controls[0]
     assert write.content == "E-mail this segment" and write.disabled

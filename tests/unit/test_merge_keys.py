@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.duplicates import website_domain
 from server.merges import account_keys, name_prefixes
 
 
@@ -32,3 +33,15 @@ def test_close_names_share_a_word_prefix() -> None:
     assert name_prefixes("cave st vincent") == {"cave", "vinc"}  # "st" is too short to pick by
     assert name_prefixes("ab") == {"ab"}  # a name of short words is picked by itself
     assert name_prefixes("") == set()
+
+
+def test_a_website_no_url_parser_reads_gives_no_domain_and_the_rest_is_still_indexed() -> None:
+    # urlsplit raises on an unclosed "[" (an IPv6 host): a push bringing it was a 500 for ever.
+    assert website_domain("http://[boulangerie-dupont.fr") is None
+    assert website_domain("[www.boulangerie-dupont.fr]") is None
+    assert website_domain(" https://www.Boulangerie-Dupont.fr/contact ") == "boulangerie-dupont.fr"
+    assert account_keys(name="Boulangerie Dupont", websites=("http://[boulangerie-dupont.fr",)) == {
+        ("name", "boulangerie dupont"),
+        ("nametok", "boul"),
+        ("nametok", "dupo"),
+    }
