@@ -289,6 +289,19 @@ class Device:
             )
         return report, read.bad_rows
 
+    # A manager's decisions on the server (online only).
+    def merge_proposals(self) -> list[dict[str, Any]]:
+        """The open merge proposals the signed-in manager may decide (the server's answer)."""
+        found: list[dict[str, Any]] = self.engine.call("GET", "/api/v1/merges", params={"status": "open"})
+        return found
+
+    def decide_merge(self, proposal_id: str, action: str, keep: str | None = None) -> dict[str, Any]:
+        """Merge the two accounts (keeping `keep`, by default the older) or say they differ; the
+        device gets the result at its next sync. RequestRejected with the server's reason."""
+        body: dict[str, Any] = {"action": action} | ({"keep": keep} if keep else {})
+        decided: dict[str, Any] = self.engine.call("POST", f"/api/v1/merges/{proposal_id}", json=body)
+        return decided
+
     def event_leads(self, event_id: str) -> list[LeadLine]:
         with Session(self.replica) as session:
             return event_leads(session=session, event_id=event_id)

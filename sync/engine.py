@@ -384,6 +384,14 @@ class SyncEngine:
                 raise AuthError(self._detail(response))
         return response
 
+    def call(self, method: str, url: str, *, json: Any = None, params: dict[str, str] | None = None) -> Any:
+        """An API request outside sync (a manager's decisions), signed in as the device's user: its
+        JSON answer; RequestRejected with the server's reason for a 4xx."""
+        response = self._authorized(method, url, json=json, params=params)
+        if response.status_code >= 400:
+            raise RequestRejected(self._detail(response))
+        return response.json()
+
     # -- push ----------------------------------------------------------------------------
     def next_push(self, batch_size: int = PUSH_BATCH) -> dict[str, Any]:
         """The next push request: the oldest pending outbox entries, in the order they were made."""

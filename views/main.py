@@ -33,6 +33,7 @@ from views.catalogue import catalogue_view
 from views.dashboard import dashboard_view
 from views.followup import followup_page
 from views.leads import BadgeImporter, LeadEntry, LeadForm, event_page, events_page
+from views.merges import merges_view
 from views.pipeline import pipeline_view
 from views.quotes import QuoteForm, quote_form_page, quote_page, sign_page
 from views.route_map import route_map
@@ -131,6 +132,8 @@ class TerrainUI:
             view = self._shell(route, 1, self._card(route.removeprefix("/accounts/")))
         elif route == "/segments":
             view = self._shell(route, 1, self._segments())
+        elif route == "/merges":
+            view = self._shell(route, 1, self._merges())
         elif route == "/events" or route.startswith("/event/"):
             # Full screen, no rail: Tab goes down the form and nowhere else.
             view = self._shell(
@@ -392,6 +395,10 @@ class TerrainUI:
             t("segments.title"), icon=ft.Icons.FILTER_ALT, on_click=lambda _e: self.go("/segments")
         )
         header = ft.Row([ft.Container(search, expand=True), pipeline, segments])
+        if self.device.role() in ("manager", "admin"):
+            header.controls.append(
+                ft.TextButton(t("merges.open"), icon=ft.Icons.MERGE, on_click=lambda _e: self.go("/merges"))
+            )
         return ft.Column([ft.Container(header, padding=ft.Padding.symmetric(horizontal=8)), results], expand=True)
 
     def _card(self, account_id: str) -> ft.Control:
@@ -566,6 +573,27 @@ class TerrainUI:
             show_dialog=self.page.show_dialog,
             close_dialog=self.page.pop_dialog,
         )
+
+    # -- a manager's duplicates ----------------------------------------------------------
+    def _merges(self) -> ft.Control:
+        t = self.t
+        try:
+            proposals: list[dict[str, Any]] | str = self.device.merge_proposals()
+        except SyncError as exc:
+            proposals = str(exc)
+
+        def decide(proposal_id: str, action: str, keep: str | None) -> str | None:
+            try:
+                self.device.decide_merge(proposal_id, action, keep)
+            except SyncError as exc:
+                return str(exc)
+            self._show("/merges")
+            if action == "merge":
+                self._told(t("merges.done"))
+            self.background.wrote_locally()  # a sync soon brings the merged account
+            return None
+
+        return merges_view(t, proposals, decide, lambda: self.go("/accounts"))
 
     # -- segments -------------------------------------------------------------------------
     def _segments(self) -> ft.Control:

@@ -79,5 +79,23 @@ MESSAGES: dict[str, dict[str, str]] = {
     "leads.field_phone": {"fr": "Téléphone", "en": "Phone"},
     "leads.field_title": {"fr": "Fonction", "en": "Job title"},
     "leads.field_notes": {"fr": "Notes", "en": "Notes"},
+    "merges.open": {"fr": "Doublons", "en": "Duplicates"},
+    "merges.title": {"fr": "Doublons à fusionner", "en": "Duplicates to merge"},
+    "merges.none": {"fr": "Aucun doublon en attente.", "en": "No duplicate waiting."},
+    "merges.offline": {
+        "fr": "Les doublons se décident sur le serveur, qui ne répond pas : {reason}",
+        "en": "Duplicates are decided on the server, which does not answer: {reason}",
+    },
+    "merges.why": {"fr": "Même société ? {reasons}", "en": "One company? {reasons}"},
+    "merges.counts": {
+        "fr": "{contacts} contact(s), {activities} échange(s)",
+        "en": "{contacts} contact(s), {activities} exchange(s)",
+    },
+    "merges.keep": {"fr": "Fusionner dans {name}", "en": "Merge into {name}"},
+    "merges.dismiss": {"fr": "Ce sont deux clients", "en": "Two different customers"},
+    "merges.done": {
+        "fr": "Fusionné : tout est sur le compte gardé, les appareils le verront à leur synchronisation.",
+        "en": "Merged: everything is on the kept account; devices see it at their next sync.",
+    },
     "leads.reminder": {"fr": "Relancer {name} ({event})", "en": "Follow up {name} ({event})"},
 }

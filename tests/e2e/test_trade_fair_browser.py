@@ -8,15 +8,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlmodel import Session, col, select
 
 from app.models import Account, Activity, Campaign, Contact, EmailMessage
 from app.preferences import badge_mapping
 from app.replica import open_replica
+from sync.engine import SyncEngine
 from tests.conftest import LiveServer, start_live_server
 from tests.e2e.conftest import start_app
 from tests.e2e.test_app_browser import _known_order, _open, _signed_in, _wait_text
+from tests.integration.test_lead_merge import _capture, _open_event
 
 pytestmark = pytest.mark.e2e
 
@@ -162,3 +165,46 @@ def test_a_badge_scanners_export_is_mapped_once_and_imported_as_leads_of_the_eve
         "Société": "company",
         "E-mail": "email",
     }
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_manager_merges_two_reps_leads_for_one_company_from_the_app(
+    browser: Any, live_server: LiveServer, tmp_path: Path
+) -> None:
+    reps = []
+    for username in ("alice", "bruno"):
+        device = SyncEngine(
+            replica=open_replica(tmp_path / username), http=httpx.Client(base_url=live_server.url, timeout=60)
+        )
+        device.sign_in(username=username, password="demo")
+        device.sync()
+        reps.append(device)
+    try:
+        event_id = _open_event(reps[0])
+        reps[1].sync()  # bruno's device gets alice's event
+        first = _capture(reps[0], event_id, "Fromagerie Baud SARL", ("Anne", "Baud", "anne@fromagerie-baud.fr"))
+        second = _capture(reps[1], event_id, "fromagerie baud", ("Luc", "Baud", "luc@fromagerie-baud.fr"))
+        for device in reps:
+            device.sync()
+    finally:
+        for device in reps:
+            device.http.close()
+            device.replica.dispose()
+    app = start_app(tmp_path / "manon", server_url=live_server.url)
+    try:
+        page, host = _signed_in(browser, app.url, "manon")
+        host.get_by_role("button", name="Doublons").click()
+        _wait_text(host.get_by_role("button", name=re.compile("Fusionner dans")), "Fusionner dans")
+        host.get_by_role("button", name="Fusionner dans Fromagerie Baud SARL").click()
+        _wait_text(host.get_by_text(re.compile("Aucun doublon")), "Aucun doublon en attente.")
+        page.close()
+    finally:
+        app.stop()
+    with Session(live_server.engine) as session:
+        assert session.get(Account, second.account_id) is None
+        contacts = session.exec(
+            select(Contact.last_name, Contact.first_name).where(Contact.account_id == first.account_id)
+        ).all()
+        assert sorted(contacts) == [("Baud", "Anne"), ("Baud", "Luc")]
+        activities = session.exec(select(Activity.id).where(Activity.account_id == first.account_id)).all()
+        assert {first.activity_id, second.activity_id} <= set(activities)
