@@ -131,7 +131,15 @@ def run_tests(extra: list[str]) -> int:
     setup()
     if not shutil.which("chromium") and not os.environ.get("CI"):
         print("note: no chromium on PATH: the browser tests will be skipped (apt-get install chromium)", flush=True)
-    return subprocess.call([str(PYTHON), "-m", "pytest", *extra], cwd=ROOT)
+    pytest = [str(PYTHON), "-m", "pytest"]
+    if extra:
+        return subprocess.call([*pytest, *extra], cwd=ROOT)
+    # The whole suite: everything but the browser tests on two workers (most tests wait on
+    # sockets, subprocesses and databases), then the browser tests alone, which need the CPU
+    # to themselves (Flutter renders in Chromium) to keep their timing.
+    first = subprocess.call([*pytest, "-m", "not e2e", "-n", "2", "--dist", "loadfile"], cwd=ROOT)
+    second = subprocess.call([*pytest, "-m", "e2e"], cwd=ROOT)
+    return first or second
 
 
 def main() -> int:

@@ -34,11 +34,20 @@ def _print_json(data: Any) -> None:
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from app.services import open_device
+    from app.services import InvalidServerUrl, PlainHttpServer, open_device
     from sync.engine import PullProgress
     from sync.errors import SyncError
 
-    device = open_device(_data_dir(args), server_url=args.server, allow_file_token=args.remember_in_file)
+    try:
+        device = open_device(
+            _data_dir(args),
+            server_url=args.server,
+            allow_file_token=args.remember_in_file,
+            allow_plain_http=args.allow_http,
+        )
+    except InvalidServerUrl as exc:
+        print(f"error: {exc}" + (" (--allow-http)" if isinstance(exc, PlainHttpServer) else ""), file=sys.stderr)
+        return 2
     try:
         state = device.engine.state()
         needs_login = args.user is not None and (args.user != state.get("username") or args.server)
@@ -105,10 +114,10 @@ def _card(args: argparse.Namespace) -> int:
     from app.dashboard import book_rfm
     from app.i18n import Translator
     from app.preferences import Preferences
-    from app.replica import open_replica
+    from app.replica import open_device_replica
 
     data_dir = _data_dir(args)
-    engine = open_replica(data_dir)
+    engine = open_device_replica(data_dir)
     try:
         with Session(engine) as session:
             account = find_account(session=session, query=args.query)
@@ -165,13 +174,13 @@ def _export_ics(args: argparse.Namespace) -> int:
 
     from app.export import agenda_calendar
     from app.preferences import Preferences
-    from app.replica import open_replica
+    from app.replica import open_device_replica
 
     if args.start is not None and args.end is not None and args.end < args.start:
         print("error: the period ends before it starts", file=sys.stderr)
         return 2
     data_dir = _data_dir(args)
-    engine = open_replica(data_dir)
+    engine = open_device_replica(data_dir)
     try:
         with Session(engine) as session:
             calendar = agenda_calendar(
@@ -187,10 +196,10 @@ def _export_vcard(args: argparse.Namespace) -> int:
 
     from app.export import contact_cards
     from app.preferences import Preferences
-    from app.replica import open_replica
+    from app.replica import open_device_replica
 
     data_dir = _data_dir(args)
-    engine = open_replica(data_dir)
+    engine = open_device_replica(data_dir)
     try:
         with Session(engine) as session:
             cards = contact_cards(session=session, language=Preferences.load(data_dir).language)
@@ -205,11 +214,11 @@ def _quote_pdf(args: argparse.Namespace) -> int:
     from app.i18n import Translator
     from app.preferences import Preferences
     from app.quote_pdf import QuoteNotFound, find_quote, quote_pdf
-    from app.replica import open_replica
+    from app.replica import open_device_replica
 
     data_dir = _data_dir(args)
     prefs = Preferences.load(data_dir)
-    engine = open_replica(data_dir)
+    engine = open_device_replica(data_dir)
     try:
         with Session(engine) as session:
             try:
@@ -245,6 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
     sync = commands.add_parser("sync", help="sign in if needed, then sync this device's replica")
     sync.add_argument("--data-dir", default=argparse.SUPPRESS)
     sync.add_argument("--server", help="server URL, for example http://127.0.0.1:8000")
+    sync.add_argument(
+        "--allow-http",
+        action="store_true",
+        help="accept a plain-http server on another machine (passwords and data cross the network in clear)",
+    )
     sync.add_argument("--user", help="user name (asks for the password)")
     sync.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     sync.add_argument(
@@ -324,7 +338,17 @@ def _figures(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.handler(args))
+    from app.credentials import NoSecureStore
+    from app.replica import ReplicaError
+
+    try:
+        return int(args.handler(args))
+    except ReplicaError as exc:  # the replica's encryption: what to do is in the message
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except NoSecureStore as exc:
+        print(f"error: {exc} (terrain sync --remember-in-file)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

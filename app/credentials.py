@@ -3,12 +3,16 @@
 Passwords are never stored. Where no keyring backend exists (a server or a bare container),
 `KeyringTokenStore` says so with `NoSecureStore` instead of writing the secret in clear; the
 user may then opt in to `FileTokenStore`, a file readable by them only.
+
+The key that encrypts the replica at rest (`replica_key`) is kept in the same store, under its
+own name: signing out deletes the session, never that key (it would make the data unreadable).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -18,9 +22,17 @@ from keyring.errors import KeyringError, NoKeyringError
 
 from sync.engine import TokenStore
 
-__all__ = ["FileTokenStore", "KeyringTokenStore", "NoSecureStore", "best_token_store"]
+__all__ = [
+    "FileTokenStore",
+    "KeyringTokenStore",
+    "NoSecureStore",
+    "best_token_store",
+    "replica_key",
+    "replica_key_name",
+]
 
 SERVICE = "terrain"
+TOKEN_FILE = "session-token.json"
 
 
 class NoSecureStore(Exception):
@@ -133,9 +145,51 @@ class _FallbackStore(TokenStore):
 
 
 def best_token_store(data_dir: Path, *, allow_file: bool = False) -> _FallbackStore:
-    file_store = (
-        FileTokenStore(data_dir / "session-token.json")
-        if allow_file or (data_dir / "session-token.json").exists()
-        else None
-    )
+    file_store = FileTokenStore(data_dir / TOKEN_FILE) if allow_file or (data_dir / TOKEN_FILE).exists() else None
     return _FallbackStore(file_store)
+
+
+def replica_key_name(data_dir: Path) -> str:
+    """The name the replica's key is kept under: one key per data directory."""
+    return f"replica-key|{data_dir.resolve()}"
+
+
+def replica_key(data_dir: Path, *, allow_file: bool = False, create: bool = True) -> str | None:
+    """The 256-bit key (64 hex digits) that encrypts the replica in `data_dir`, from the system
+    keyring, else from the file store if the user allowed it (or did before); made and kept on
+    first use when `create`. None: no key kept and `create` is false.
+
+    Raises `NoSecureStore` when a key must be made and there is nowhere safe to keep it: a key
+    kept in memory only would lose the data at the next start."""
+    name = replica_key_name(data_dir)
+    keyring_store = KeyringTokenStore()
+    token_file = data_dir / TOKEN_FILE
+    file_store = FileTokenStore(token_file) if allow_file or token_file.exists() else None
+
+    def kept() -> str | None:
+        return keyring_store.load(name) or (file_store.load(name) if file_store is not None else None)
+
+    found = kept()
+    if found is not None or not create:
+        return found
+    key = secrets.token_hex(32)
+    try:
+        keyring_store.save(name, key)
+    except NoSecureStore as exc:
+        if file_store is None:
+            raise NoSecureStore(
+                "no system keyring is available to keep the key that encrypts this device's data: allow "
+                "keeping it in a file readable only by you (which protects less: whoever can read your files "
+                "can read the key), or leave encryption off"
+            ) from exc
+        file_store.save(name, key)
+    except KeyringError as exc:
+        raise NoSecureStore(
+            f"the system keyring refused to keep the key that encrypts this device's data ({exc}): "
+            "unlock it and try again, or leave encryption off"
+        ) from exc
+    if kept() != key:
+        raise NoSecureStore(
+            "the secure store did not keep the key that encrypts this device's data: leave encryption off"
+        )
+    return key

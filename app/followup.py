@@ -3,6 +3,9 @@ the event, the products they asked about and the next step, for the rep to revie
 
 Sending here only queues: each e-mail waits in the outbox for the network, then on the server for
 its SMTP server (`server.mailer`), which records it as an activity and the campaign's response.
+
+Only people who agreed to e-mails (`Contact.consent_email`) are written to: the others' drafts come
+back held (`Draft.held_back`, with the reason) for the rep to see why, and are never queued.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from app.mutations import EmailCreate
 
 __all__ = [
     "FRENCH_COUNTRIES",
+    "NO_EMAIL_CONSENT",
     "TEMPLATES",
     "Draft",
     "audience_drafts",
@@ -31,6 +35,10 @@ __all__ = [
     "send_drafts",
 ]
 
+#: Why a draft is held back: the person has not agreed to e-mails (`Draft.held_back`).
+NO_EMAIL_CONSENT = "no_email_consent"
+#: What `send_drafts` says of a draft to someone without e-mail consent.
+_NO_CONSENT_TEXT = "this person has not agreed to receive e-mails (no e-mail consent): not sent"
 #: Where a customer is written to in French when the person's own language is not known.
 FRENCH_COUNTRIES = frozenset({"FR", "BE", "CH", "LU", "MC"})
 
@@ -66,7 +74,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
 
 @dataclass(frozen=True, slots=True)
 class Draft:
-    """One follow-up e-mail as drafted, then as the rep edited it before sending."""
+    """One follow-up e-mail as drafted, then as the rep edited it before sending; `held_back`
+    says why it cannot be sent (NO_EMAIL_CONSENT), None when it can."""
 
     account_id: str
     account_name: str
@@ -77,6 +86,7 @@ class Draft:
     language: str
     subject: str
     body: str
+    held_back: str | None = None
 
 
 def language_for(contact_language: str | None, billing_country: str | None) -> str:
@@ -173,12 +183,13 @@ def _draft(session: Session, contact: Contact, account: Account, campaign: Campa
         language=language,
         subject=subject,
         body=body,
+        held_back=None if contact.consent_email else NO_EMAIL_CONSENT,
     )
 
 
 def event_drafts(session: Session, campaign_id: str, rep_name: str) -> list[Draft]:
     """A follow-up for each person met at the event who has an e-mail address and was not
-    e-mailed for it yet, by company then name."""
+    e-mailed for it yet, by company then name; those without e-mail consent come back held."""
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         return []
@@ -197,9 +208,10 @@ def event_drafts(session: Session, campaign_id: str, rep_name: str) -> list[Draf
 def audience_drafts(
     session: Session, account_ids: Iterable[str], rep_name: str, campaign_id: str | None = None
 ) -> list[Draft]:
-    """A follow-up for each customer, to its primary contact with an e-mail address (else its
-    first contact with one); customers with none are left out, and so are people already
-    e-mailed for `campaign_id`."""
+    """A follow-up for each customer, to its primary contact with an e-mail address who agreed to
+    e-mails (else its first such contact); customers with none are left out, and so are people
+    already e-mailed for `campaign_id`. A customer whose people with an address all refused
+    e-mails comes back held, to the one who would have been written to."""
     campaign = session.get(Campaign, campaign_id) if campaign_id else None
     done = _already_emailed(session, campaign_id) if campaign_id else set()
     drafts = []
@@ -210,7 +222,7 @@ def audience_drafts(
         contact = session.exec(
             select(Contact)
             .where(Contact.account_id == account_id, col(Contact.email).is_not(None), Contact.email != "")
-            .order_by(col(Contact.is_primary).desc(), col(Contact.id))
+            .order_by(col(Contact.consent_email).desc(), col(Contact.is_primary).desc(), col(Contact.id))
             .limit(1)
         ).first()
         if contact is not None and contact.id not in done:
@@ -220,9 +232,12 @@ def audience_drafts(
 
 def send_drafts(session: Session, drafts: Sequence[Draft], author_id: str | None) -> int:
     """Queue the e-mails as the rep edited them; all or none: a draft that cannot go (no subject,
-    a bad address) is named and nothing is queued. The number queued."""
+    a bad address, a person who has not agreed to e-mails) is named and nothing is queued. The
+    number queued."""
     fields: list[dict[str, str]] = []
     for draft in drafts:
+        if draft.held_back or not _may_email(session, draft):
+            raise InvalidEdit(f"{draft.contact_name or draft.account_name}: {_NO_CONSENT_TEXT}")
         values: dict[str, str | None] = {
             "account_id": draft.account_id,
             "contact_id": draft.contact_id,
@@ -244,6 +259,17 @@ def send_drafts(session: Session, drafts: Sequence[Draft], author_id: str | None
     for one in fields:
         create_record(session=session, entity="email_message", fields=dict(one), author_id=author_id)
     return len(fields)
+
+
+def _may_email(session: Session, draft: Draft) -> bool:
+    """Whether the person written to agreed to e-mails, as the replica says now: the person named,
+    else every one of the customer's people with that address."""
+    address = draft.to_address.strip().lower()
+    if draft.contact_id is not None:
+        contact = session.get(Contact, draft.contact_id)
+        return contact is None or contact.consent_email
+    people = session.exec(select(Contact.email, Contact.consent_email).where(Contact.account_id == draft.account_id))
+    return all(consent for email, consent in people if (email or "").strip().lower() == address)
 
 
 def _problem(error: ErrorDetails) -> str:

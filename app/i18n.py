@@ -14,9 +14,11 @@ from app.brief import BriefPoint
 if TYPE_CHECKING:
     from app.reminders import ProposedReminder
 from app.money import format_money
+from app.words import access as access_words
 from app.words import followup as followup_words
 from app.words import leads as leads_words
 from app.words import pipeline as pipeline_words
+from app.words import security as security_words
 from app.words import segments as segments_words
 
 __all__ = ["LANGUAGES", "Translator"]
@@ -547,7 +549,7 @@ _MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
-for _words in (leads_words, pipeline_words, followup_words, segments_words):
+for _words in (leads_words, pipeline_words, followup_words, segments_words, security_words, access_words):
     _MESSAGES.update(_words.MESSAGES)
 
 

@@ -3,6 +3,7 @@ carries, and the CSV export of a badge scanner, whose columns the rep maps once 
 
 Each gives `LeadDraft`s for the quick lead form, which checks them (e-mail, phone, duplicates)
 before anything is saved; a row that cannot be read is reported with its line and the reason.
+A scanner's consent (opt-in) column gives the person's e-mail consent: only a clear yes counts.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = [
     "MAX_CSV_BYTES",
     "BadgeImport",
     "LeadDraft",
+    "consent_given",
     "guess_mapping",
     "parse_badge_csv",
     "parse_mecard",
@@ -29,7 +31,7 @@ __all__ = [
 ]
 
 #: What a draft holds, and what a badge scanner's columns can be mapped to.
-LEAD_FIELDS = ("first_name", "last_name", "company", "email", "phone", "title", "notes")
+LEAD_FIELDS = ("first_name", "last_name", "company", "email", "phone", "title", "notes", "consent_email")
 #: The largest badge-scanner export read at once.
 MAX_CSV_BYTES = 5 * 1024 * 1024
 
@@ -43,6 +45,18 @@ class LeadDraft:
     phone: str | None = None
     title: str | None = None
     notes: str | None = None
+    #: Whether the person agreed to be followed up by e-mail: True only when they said so (the
+    #: quick form's box, a scanner's opt-in column saying yes); None when nothing said it.
+    consent_email: bool | None = None
+
+
+#: What a scanner's consent column holds when the person said yes (compared without case or accents).
+_YES = frozenset({"oui", "o", "yes", "y", "true", "vrai", "1", "x", "ok", "opt in", "optin", "accepte", "d accord"})
+
+
+def consent_given(value: str | None) -> bool:
+    """Whether a consent (opt-in) cell says yes; anything else (no, empty, unclear) is no."""
+    return _plain(value or "") in _YES
 
 
 def _clean(value: object) -> str | None:
@@ -155,8 +169,11 @@ def parse_badge_csv(data: bytes, mapping: Mapping[str, str]) -> BadgeImport:
             if None in row:
                 result.bad_rows.append((reader.line_num, "more values than columns"))
                 continue
-            values = {field_name: _clean(row.get(column)) for column, field_name in mapping.items()}
-            draft = replace(LeadDraft(), **values)
+            values: dict[str, str | bool | None] = {}
+            for column, field_name in mapping.items():
+                cell = _clean(row.get(column))
+                values[field_name] = consent_given(cell) if field_name == "consent_email" else cell
+            draft = replace(LeadDraft(), **values)  # type: ignore[arg-type]
             if not (draft.last_name or draft.company or draft.email):
                 result.bad_rows.append((reader.line_num, "no name, company or e-mail"))
                 continue
@@ -175,7 +192,19 @@ _COLUMN_NAMES = {
     "phone": ("telephone", "tel", "phone", "mobile", "portable", "phone number", "gsm"),
     "title": ("fonction", "poste", "title", "job title", "position", "job"),
     "notes": ("notes", "note", "commentaire", "commentaires", "comments", "comment", "remarques"),
+    "consent_email": ("consent", "consentement", "opt in", "optin", "rgpd", "gdpr", "recontacte", "recontact"),
 }
+#: For consent, a column whose name holds one of its names ("Consentement RGPD", "E-mail opt-in")...
+_CONTAINED = frozenset({"consent_email"})
+#: ... unless it is another channel's consent ("SMS opt-in", "Consentement téléphone").
+_OTHER_CHANNELS = frozenset({"sms", "telephone", "phone", "tel", "appel", "call", "courrier", "postal", "post"})
+
+
+def _holds(plain: str, names: tuple[str, ...]) -> bool:
+    words = plain.split()
+    if _OTHER_CHANNELS.intersection(words):
+        return False
+    return any(f" {name} " in f" {plain} " for name in names)
 
 
 def _plain(name: str) -> str:
@@ -191,7 +220,9 @@ def guess_mapping(columns: list[str]) -> dict[str, str]:
     for column in columns:
         plain = _plain(column)
         for field_name, names in _COLUMN_NAMES.items():
-            if field_name not in taken and plain in names:
+            if field_name in taken:
+                continue
+            if plain in names or (field_name in _CONTAINED and _holds(plain, names)):
                 mapping[column] = field_name
                 taken.add(field_name)
                 break

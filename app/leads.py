@@ -284,6 +284,7 @@ def capture_lead(
     account the rep attached them to), the person as its contact, the conversation as an
     activity (temperature, products asked about, notes, next step) and a follow-up reminder.
     All of them name the event as their origin; the whole goes to the server at the next sync.
+    The person may be e-mailed (follow-ups) only when `draft.consent_email` is True.
 
     `follow_up_reason` is the reminder's words, with `{name}` and `{event}` in them.
     Raises InvalidEdit naming the field when something typed is wrong.
@@ -332,6 +333,8 @@ def capture_lead(
                 "origin": "trade_fair",
                 "origin_campaign_id": event.id,
                 "is_primary": attach_to is None,
+                # Only a yes recorded (the form's box, a scanner's opt-in column) lets them be e-mailed.
+                "consent_email": lead.consent_email is True,
             },
             commit=False,
         )
@@ -448,7 +451,9 @@ def import_badges(
     """Save each scanned badge as a lead of the event, like the quick form does, one transaction
     per person. A person whose company the book has by SIREN, phone or e-mail domain is attached
     to it; someone already in the book (same e-mail) or whose company only has a close name is
-    left for the rep to decide; so is a row the file holds twice or that does not check."""
+    left for the rep to decide; so is a row the file holds twice or that does not check.
+    A person agreed to e-mails only when the file's consent column said yes for them (a file
+    without one gives no consent)."""
     report = BadgeReport()
     index = DuplicateIndex(session)
     seen: set[str] = set()

@@ -123,6 +123,9 @@ LANGUAGE_PATTERN = r"^[a-z]{2}(-[A-Z]{2})?$"
 #: Bounds that keep any line total within a 64-bit integer of minor units.
 MAX_QUANTITY = 1_000_000
 MAX_UNIT_PRICE = 10**11
+#: The longest payment terms (days) and the largest credit limit (minor units) an account has.
+MAX_PAYMENT_TERMS_DAYS = 365
+MAX_CREDIT_LIMIT = 10**13
 
 
 def _new_id_field() -> Any:
@@ -132,6 +135,11 @@ def _new_id_field() -> Any:
 
 def _money(default: int | None = 0, **kwargs: Any) -> Any:
     return Field(default=default, sa_type=sa.BigInteger, **kwargs)
+
+
+def _degrees(bound: int) -> Any:
+    """A latitude (bound 90) or a longitude (bound 180): no infinity, no NaN, nothing off the globe."""
+    return Field(default=None, ge=-bound, le=bound)
 
 
 def _when(*, index: bool = False, nullable: bool = True) -> Any:
@@ -203,14 +211,14 @@ class AccountBase(SQLModel):
     billing_postcode: str | None = Field(default=None, max_length=12)
     billing_city: str | None = Field(default=None, max_length=100)
     billing_country: str = Field(default="FR", max_length=2)
-    billing_lat: float | None = None
-    billing_lon: float | None = None
+    billing_lat: float | None = _degrees(90)
+    billing_lon: float | None = _degrees(180)
     shipping_street: str | None = Field(default=None, max_length=200)
     shipping_postcode: str | None = Field(default=None, max_length=12)
     shipping_city: str | None = Field(default=None, max_length=100)
     shipping_country: str | None = Field(default=None, max_length=2)
-    shipping_lat: float | None = None
-    shipping_lon: float | None = None
+    shipping_lat: float | None = _degrees(90)
+    shipping_lon: float | None = _degrees(180)
     phone: str | None = Field(default=None, max_length=32)
     email: str | None = Field(default=None, max_length=254)
     website: str | None = Field(default=None, max_length=254)
@@ -223,8 +231,8 @@ class AccountBase(SQLModel):
     segment: str | None = Field(default=None, max_length=40)
     tags: list[str] = _json([])
     preferred_channel: str | None = Field(default=None, sa_type=sa.String(20), max_length=20)
-    payment_terms_days: int = 30
-    credit_limit_amount: int | None = _money(None)
+    payment_terms_days: int = Field(default=30, ge=0, le=MAX_PAYMENT_TERMS_DAYS)
+    credit_limit_amount: int | None = _money(None, ge=0, le=MAX_CREDIT_LIMIT)
     currency: str = Field(default="EUR", max_length=3)
     competitor: str | None = Field(default=None, max_length=120)
     competitor_contract_end: date | None = None
@@ -259,8 +267,8 @@ class AccountUpdate(SQLModel):
     billing_street: str | None = Field(default=None, max_length=200)
     billing_postcode: str | None = Field(default=None, max_length=12)
     billing_city: str | None = Field(default=None, max_length=100)
-    billing_lat: float | None = None
-    billing_lon: float | None = None
+    billing_lat: float | None = _degrees(90)
+    billing_lon: float | None = _degrees(180)
     phone: str | None = Field(default=None, max_length=32)
     email: str | None = Field(default=None, max_length=254)
     website: str | None = Field(default=None, max_length=254)
@@ -270,8 +278,8 @@ class AccountUpdate(SQLModel):
     segment: str | None = Field(default=None, max_length=40)
     tags: list[str] | None = None
     preferred_channel: Channel | None = None
-    payment_terms_days: int | None = None
-    credit_limit_amount: int | None = _money(None)
+    payment_terms_days: int | None = Field(default=None, ge=0, le=MAX_PAYMENT_TERMS_DAYS)
+    credit_limit_amount: int | None = _money(None, ge=0, le=MAX_CREDIT_LIMIT)
     competitor: str | None = Field(default=None, max_length=120)
     competitor_contract_end: date | None = None
     lost_reason: str | None = Field(default=None, max_length=500)

@@ -1,10 +1,11 @@
-"""The rep's preferences on this device (language, last server, geocoder), kept beside the replica."""
+"""The rep's preferences on this device (language, last server, geocoder, encryption), kept beside the replica."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = ["Preferences", "badge_mapping", "save_badge_mapping"]
 
@@ -25,6 +26,9 @@ class Preferences:
     home: str = ""
     #: The event (trade fair) the rep opened on arrival: the leads captured go to it.
     event_id: str = ""
+    #: Keep this device's data (the replica) encrypted at rest with SQLCipher, its key in the
+    #: secure store (`TERRAIN_ENCRYPT_REPLICA` wins over it). Applied when the app next starts.
+    encrypt_replica: bool = False
 
     def home_position(self) -> tuple[float, float] | None:
         try:
@@ -39,7 +43,14 @@ class Preferences:
             data = json.loads((data_dir / _FILE).read_text())
         except (FileNotFoundError, ValueError):
             return cls()
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and isinstance(v, str)}
+        if not isinstance(data, dict):
+            return cls()
+        fields = cls.__dataclass_fields__
+        known: dict[str, Any] = {
+            k: v
+            for k, v in data.items()
+            if k in fields and isinstance(v, bool if fields[k].type in (bool, "bool") else str)
+        }
         return cls(**known)
 
     def save(self, data_dir: Path) -> None:

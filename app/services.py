@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -89,7 +90,7 @@ from app.pricing import LineIn, PricedDocument, load_catalogue, price
 from app.quote_pdf import QuoteNotFound, quote_pdf
 from app.quotes import create_quote, lines_in_order, order_from_quote, set_quote_status
 from app.reminders import MadeReminder, apply_reminder_rules
-from app.replica import open_replica
+from app.replica import open_device_replica
 from app.segments import (
     SegmentFilter,
     SegmentSummary,
@@ -103,7 +104,7 @@ from app.segments import (
 from sync.engine import SyncEngine, TokenStore
 from sync.state import OutboxEntry, SyncState
 
-__all__ = ["Device", "InvalidServerUrl", "check_server_url", "device_status", "open_device"]
+__all__ = ["Device", "InvalidServerUrl", "PlainHttpServer", "check_server_url", "device_status", "open_device"]
 
 TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 
@@ -112,8 +113,23 @@ class InvalidServerUrl(ValueError):
     pass
 
 
-def check_server_url(text: str) -> str:
-    """A server URL as typed by a person, checked and without its trailing slash."""
+class PlainHttpServer(InvalidServerUrl):
+    """A server on another machine over plain http: passwords and customers would cross the
+    network in clear. Refused unless the user explicitly allows it."""
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_server_url(text: str, *, allow_plain_http: bool = False) -> str:
+    """A server URL as typed by a person, checked and without its trailing slash. Plain http is
+    taken for this machine only (loopback), unless `allow_plain_http`."""
     url = text.strip().rstrip("/")
     try:
         parsed = httpx.URL(url)
@@ -121,6 +137,10 @@ def check_server_url(text: str) -> str:
         raise InvalidServerUrl(f"{text!r} is not a server address") from exc
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise InvalidServerUrl(f"{text!r} is not a server address: write it like https://crm.example.com")
+    if parsed.scheme == "http" and not allow_plain_http and not _loopback(parsed.host):
+        raise PlainHttpServer(
+            f"{url} is not encrypted (http): use https, or allow plain http for this server explicitly"
+        )
     return url
 
 
@@ -187,9 +207,11 @@ class Device:
     _rules_ran_for: tuple[date, Any] | None = field(default=None, repr=False)
     _duplicates: tuple[tuple[Any, ...], DuplicateIndex] | None = field(default=None, repr=False)
 
-    def connect(self, server_url: str, transport: httpx.BaseTransport | None = None) -> None:
+    def connect(
+        self, server_url: str, transport: httpx.BaseTransport | None = None, *, allow_plain_http: bool = False
+    ) -> None:
         """Talk to this server from now on (the sign-in screen may name a new one)."""
-        url = check_server_url(server_url)
+        url = check_server_url(server_url, allow_plain_http=allow_plain_http)
         old = self.engine.http
         self.engine.http = httpx.Client(base_url=url, timeout=TIMEOUT, transport=transport)
         old.close()
@@ -707,16 +729,18 @@ def open_device(
     *,
     server_url: str | None = None,
     allow_file_token: bool = False,
+    allow_plain_http: bool = False,
     token_store: TokenStore | None = None,
     transport: httpx.BaseTransport | None = None,
 ) -> Device:
-    replica = open_replica(data_dir)
+    replica = open_device_replica(data_dir, allow_file_key=allow_file_token)  # encrypted if set so
     store = token_store or best_token_store(data_dir, allow_file=allow_file_token)
     engine = SyncEngine(replica=replica, http=httpx.Client(timeout=TIMEOUT), token_store=store)
     device = Device(data_dir, replica, engine)
     url = server_url or engine.state().get("server_url")
     if url:
-        device.connect(url, transport)
+        # A server signed in with before was accepted then (plain http included, if allowed).
+        device.connect(url, transport, allow_plain_http=allow_plain_http or not server_url)
     # What start-up made (modules, the ORM's mappings, Flet's controls) lives as long as the app:
     # out of the cyclic collector's way, a full collection no longer walks it, which otherwise
     # stalls a keystroke in the search box for 50 ms now and then.

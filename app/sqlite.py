@@ -17,6 +17,9 @@ def sqlite_engine(url: str, *, foreign_keys: bool, busy_timeout_ms: int = 10_000
     """WAL with synchronous=NORMAL (durable at each checkpoint, fast commits) and a busy timeout.
 
     The replica leaves foreign keys unenforced: a pull page may bring a child before its parent.
+    The encrypted replica passes `creator` (a connection already keyed, `PRAGMA key` first) and
+    `module` (SQLCipher's, so that its errors are SQLAlchemy's) through `kwargs`; these pragmas
+    then run on it as on any other.
     """
     engine = sa.create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
 

@@ -39,7 +39,19 @@ def _serve(args: argparse.Namespace) -> int:
     if not args.no_migrate:
         upgrade(_engine())
         _index_accounts_once()
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level=args.log_level)
+    if bool(args.ssl_certfile) != bool(args.ssl_keyfile):
+        print("error: --ssl-certfile and --ssl-keyfile go together", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        create_app(),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
+        proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+    )
     return 0
 
 
@@ -73,13 +85,14 @@ def _user_add(args: argparse.Namespace) -> int:
     from server.db import ServerSession
     from server.migrate import upgrade
     from server.models import User
-    from server.security import hash_password
+    from server.security import hash_password, password_problem
 
     engine = _engine()
     upgrade(engine)
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
-    if len(password) < 8 and not args.allow_short_password:
-        print("error: a password needs at least 8 characters", file=sys.stderr)
+    problem = password_problem(password, args.username)
+    if problem and not args.allow_short_password:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     with ServerSession(engine) as session:
         if session.exec(select(User).where(User.username == args.username)).first():
@@ -241,6 +254,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the schema at start")
     serve.add_argument("--log-level", default="info")
+    serve.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (PEM, with its chain)")
+    serve.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default="127.0.0.1",
+        help="reverse proxies whose X-Forwarded-For is believed (the client's address for throttling)",
+    )
     serve.set_defaults(handler=_serve)
 
     migrate = commands.add_parser("migrate", help="upgrade the database schema to the latest version")

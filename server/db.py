@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 from app.ids import utcnow
 from app.models import ENTITIES, Account, Record, entity_table, table_of
 from app.sqlite import sqlite_engine
+from server.audit import changes_to_events
 from server.models import ChangeLog, FieldChange
 
 __all__ = [
@@ -216,6 +217,7 @@ def _write_change_log(session: Session) -> None:
     ]
     # The lock, held until commit, hands the numbers below out in commit order.
     session.connection().execute(sa.insert(table_of(ChangeLog)), rows)
+    changes_to_events(session, pending, now)
 
 
 def _write_field_changes(session: Session, fields: dict[tuple[str, str, str], tuple[int, str | None]]) -> None:

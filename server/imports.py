@@ -29,6 +29,9 @@ from sqlmodel import Session, col, select
 from app.models import Account, LifecycleStage, Order, Record
 from server.merges import index_accounts
 from server.models import User
+from server.nul import REFUSED as NUL_REFUSED
+from server.nul import nul_at
+from server.scope import account_scope_filter
 
 __all__ = ["ImportReport", "import_accounts", "import_orders"]
 
@@ -113,6 +116,9 @@ def _rows(path: Path, required: set[str], report: ImportReport) -> list[tuple[in
             if None in row:
                 report.bad_rows.append((reader.line_num, "more values than columns"))
                 continue
+            if (where := nul_at(row)) is not None:
+                report.bad_rows.append((reader.line_num, f"{where[0]}: {NUL_REFUSED}"))
+                continue
             rows.append((reader.line_num, {k: v for k, v in row.items() if v not in (None, "")}))
     except csv.Error as exc:
         report.bad_rows.append((reader.line_num, f"unreadable CSV: {exc}"))
@@ -151,7 +157,17 @@ def _finish(session: Session, report: ImportReport, skip_bad_rows: bool) -> Impo
     return report
 
 
-def import_accounts(*, session: Session, path: Path, skip_bad_rows: bool = False) -> ImportReport:
+def import_accounts(
+    *,
+    session: Session,
+    path: Path,
+    skip_bad_rows: bool = False,
+    owner_ids: list[str] | None = None,
+    default_owner: str | None = None,
+) -> ImportReport:
+    """`owner_ids`: the owners the importer reaches (None: all). Rows naming another owner, or
+    matching an account of another owner, are bad rows; new accounts without an owner go to
+    `default_owner`."""
     report = ImportReport()
     rows = _rows(path, {"external_id", "name"}, report)
     if not rows and report.bad_rows:
@@ -165,8 +181,10 @@ def import_accounts(*, session: Session, path: Path, skip_bad_rows: bool = False
         except ValidationError as exc:
             report.bad_rows.append((number, _reason(exc)))
             continue
-        if row.owner is not None and row.owner not in owners:
-            report.bad_rows.append((number, f"owner: no user {row.owner!r}"))
+        if row.owner is not None and (
+            row.owner not in owners or (owner_ids is not None and owners[row.owner] not in owner_ids)
+        ):
+            report.bad_rows.append((number, f"owner: no user {row.owner!r}" + (" in your team" if owner_ids else "")))
             continue
         if row.external_id in seen:
             report.bad_rows.append((number, f"external_id {row.external_id!r} already on line {seen[row.external_id]}"))
@@ -177,18 +195,28 @@ def import_accounts(*, session: Session, path: Path, skip_bad_rows: bool = False
         a.external_id: a
         for a in session.exec(select(Account).where(col(Account.external_id).in_([r.external_id for _, r in parsed])))
     }
-    for _number, row in parsed:
+    for number, row in parsed:
         values = row.model_dump(exclude={"owner"}, exclude_none=True)
         if row.owner is not None:
             values["owner_id"] = owners[row.owner]
-        _upsert(session, Account, existing.get(row.external_id), values, report)
+        found = existing.get(row.external_id)
+        if owner_ids is not None and found is not None and found.owner_id not in owner_ids:
+            report.bad_rows.append((number, f"external_id {row.external_id!r} is an account outside your team"))
+            continue
+        if found is None and "owner_id" not in values and default_owner is not None:
+            values["owner_id"] = default_owner
+        _upsert(session, Account, found, values, report)
     # The accounts created or changed, indexed for the duplicate checks of leads (rolled back
     # with the rest when the import is refused).
     index_accounts(session, [a.id for a in (*session.new, *session.dirty) if isinstance(a, Account)])
     return _finish(session, report, skip_bad_rows)
 
 
-def import_orders(*, session: Session, path: Path, skip_bad_rows: bool = False) -> ImportReport:
+def import_orders(
+    *, session: Session, path: Path, skip_bad_rows: bool = False, owner_ids: list[str] | None = None
+) -> ImportReport:
+    """`owner_ids`: the owners the importer reaches (None: all); orders of other accounts are
+    bad rows, worded as for an account that does not exist."""
     report = ImportReport()
     rows = _rows(path, {"account_external_id", "order_external_id", "ordered_at", "net_amount", "currency"}, report)
     if not rows and report.bad_rows:
@@ -202,13 +230,25 @@ def import_orders(*, session: Session, path: Path, skip_bad_rows: bool = False) 
     accounts = {
         a.external_id: a.id
         for a in session.exec(
-            select(Account).where(col(Account.external_id).in_({r.account_external_id for _, r in parsed}))
+            select(Account).where(
+                col(Account.external_id).in_({r.account_external_id for _, r in parsed}),
+                account_scope_filter(owner_ids),
+            )
         )
     }
     existing = {
         o.external_id: o
         for o in session.exec(select(Order).where(col(Order.external_id).in_([r.order_external_id for _, r in parsed])))
     }
+    reachable: set[str] = set()
+    if owner_ids is not None:  # the accounts of the orders already imported that are within reach
+        reachable = set(
+            session.exec(
+                select(Account.id).where(
+                    col(Account.id).in_({o.account_id for o in existing.values()}), account_scope_filter(owner_ids)
+                )
+            )
+        )
     seen: dict[str, int] = {}
     for number, row in parsed:
         if row.account_external_id not in accounts:
@@ -220,6 +260,12 @@ def import_orders(*, session: Session, path: Path, skip_bad_rows: bool = False) 
             )
             continue
         seen[row.order_external_id] = number
+        found = existing.get(row.order_external_id)
+        if owner_ids is not None and found is not None and found.account_id not in reachable:
+            report.bad_rows.append(
+                (number, f"order_external_id {row.order_external_id!r} is an order outside your team")
+            )
+            continue
         values: dict[str, Any] = {
             "account_id": accounts[row.account_external_id],
             "external_id": row.order_external_id,
@@ -231,5 +277,5 @@ def import_orders(*, session: Session, path: Path, skip_bad_rows: bool = False) 
             "status": row.status,
             "number": row.number,
         }
-        _upsert(session, Order, existing.get(row.order_external_id), values, report)
+        _upsert(session, Order, found, values, report)
     return _finish(session, report, skip_bad_rows)

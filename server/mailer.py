@@ -12,7 +12,9 @@ devices pull the new status (and the activity) like any other change:
 - refused for good (a 5xx answer to the recipient or the message, or an address with accents
   before the @ on a server without SMTPUTF8): failed, with the reason;
 - anything else (no connection, a 4xx answer, the server's own settings refused): still
-  queued, with the reason, tried again after the back-off. Nothing is lost.
+  queued, with the reason, tried again after the back-off. Nothing is lost;
+- to a person who has not agreed to e-mails (their contact's `consent_email` is off when the
+  e-mail is claimed): failed, with that reason, never handed to the SMTP server.
 
 No SMTP error escapes `send_due_mail`; a database error does, and the sender loop logs it.
 """
@@ -24,7 +26,7 @@ import logging
 import smtplib
 import ssl
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,12 +43,21 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, func, select
 
 from app.ids import utcnow
-from app.models import Activity, Campaign, CampaignResponse, EmailMessage, EmailStatus
+from app.models import Activity, Campaign, CampaignResponse, Contact, EmailMessage, EmailStatus
 from server.db import ServerSession, begin_write
 from server.models import User
 from server.settings import ServerSettings
 
-__all__ = ["BATCH", "MailRun", "MailSender", "backoff", "mail_lifespan", "send_due_mail", "waiting_count"]
+__all__ = [
+    "BATCH",
+    "NO_CONSENT",
+    "MailRun",
+    "MailSender",
+    "backoff",
+    "mail_lifespan",
+    "send_due_mail",
+    "waiting_count",
+]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +67,9 @@ MAX_BACKOFF = timedelta(hours=1)
 #: An activity's summary holds this much of the e-mail's text.
 SUMMARY_CHARS = 10_000
 _ERROR_CHARS = 500
+#: Why an e-mail to a person without e-mail consent fails (no name or address in it: it is shown
+#: on every device of the account and kept with the e-mail).
+NO_CONSENT = "not sent: this person has not agreed to receive e-mails (no e-mail consent on their contact record)"
 #: What the standard library raises for an address it cannot write in a header.
 _BAD_ADDRESS = (ValueError, TypeError, IndexError, MessageError)
 
@@ -101,6 +115,8 @@ class _Outgoing:
     body: str
     author_name: str | None
     author_email: str | None
+    #: Why it must not be sent at all (no consent), or None.
+    refusal: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +146,11 @@ def send_due_mail(*, engine: Engine, settings: ServerSettings, now: datetime | N
         claimed = _claim(engine, moment, BATCH)
         if not claimed:
             break
-        outcomes, problem = _deliver(settings, claimed, moment)
+        # Refused ones fail without the SMTP server: even while it is down, they never wait for it.
+        outcomes = {item.id: _Outcome("failed", item.refusal) for item in claimed if item.refusal}
+        sendable = [item for item in claimed if not item.refusal]
+        found, problem = _deliver(settings, sendable, moment) if sendable else ({}, None)
+        outcomes |= found
         unrecorded: Exception | None = None
         for item in claimed:
             outcome = outcomes.get(item.id, _Outcome("retry", problem))
@@ -169,6 +189,7 @@ def _claim(engine: Engine, now: datetime, limit: int) -> list[_Outgoing]:
             return []
         author_ids = {e.author_id for e in emails if e.author_id}
         authors = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(author_ids))).all()}
+        refusals = _without_consent(session, emails)
         claimed = []
         for email in emails:
             email.attempts += 1
@@ -183,10 +204,47 @@ def _claim(engine: Engine, now: datetime, limit: int) -> list[_Outgoing]:
                     body=email.body,
                     author_name=author.full_name if author else None,
                     author_email=author.email if author else None,
+                    refusal=NO_CONSENT if email.id in refusals else None,
                 )
             )
         session.commit()
     return claimed
+
+
+def _address_key(address: str) -> str:
+    try:
+        address = validate_email(address.strip(), check_deliverability=False).normalized
+    except EmailNotValidError:
+        pass
+    return address.strip().lower()
+
+
+def _without_consent(session: ServerSession, emails: Sequence[EmailMessage]) -> set[str]:
+    """The e-mails (ids) going to a person who has not agreed to e-mails, read now: the person
+    named, or else any of the customer's people whose address it is (a customer's own address,
+    a switchboard's, is no person's)."""
+    named = {e.contact_id for e in emails if e.contact_id}
+    consent = dict(session.exec(select(Contact.id, Contact.consent_email).where(col(Contact.id).in_(named))).all())
+    unnamed = {e.account_id for e in emails if not e.contact_id}
+    refusing: set[tuple[str, str]] = {
+        (account_id, _address_key(address))
+        for account_id, address in session.exec(
+            select(Contact.account_id, Contact.email).where(
+                col(Contact.account_id).in_(unnamed),
+                col(Contact.email).is_not(None),
+                Contact.consent_email == sa.false(),
+            )
+        ).all()
+        if address
+    }
+    refused = set()
+    for email in emails:
+        if email.contact_id:
+            if email.contact_id in consent and not consent[email.contact_id]:
+                refused.add(email.id)
+        elif (email.account_id, _address_key(email.to_address)) in refusing:
+            refused.add(email.id)
+    return refused
 
 
 def _sender_problem(settings: ServerSettings) -> str | None:

@@ -13,6 +13,8 @@ from app.models import UTCDateTime
 
 __all__ = [
     "AccountKey",
+    "AuditEvent",
+    "LoginFailure",
     "MergeProposal",
     "COMPACTED_THROUGH",
     "SERVER_TABLES",
@@ -178,6 +180,45 @@ class MergeProposal(SQLModel, table=True):
     decided_by: str | None = Field(default=None, max_length=36)
 
 
+class AuditEvent(SQLModel, table=True):
+    """Who read in bulk, changed, exported or deleted what, and when: written in the transaction
+    of the act itself, read by managers on a record's history (`server.audit`)."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        sa.Index("ix_audit_event_entity_row", "entity", "row_id"),
+        sa.Index("ix_audit_event_account_at", "account_id", "at"),
+        sa.Index("ix_audit_event_user_at", "user_id", "at"),
+    )
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    user_id: str | None = Field(default=None, max_length=36)
+    device_id: str | None = Field(default=None, max_length=36)
+    #: read (in bulk), change, export, delete, merge, import, revoke
+    action: str = Field(max_length=10)
+    entity: str = Field(max_length=40)
+    row_id: str | None = Field(default=None, max_length=36)
+    #: The account the record is under, so an account's history shows its contacts' events too.
+    account_id: str | None = Field(default=None, max_length=36)
+    count: int = 1
+    detail: str | None = Field(default=None, max_length=500)
+
+
+class LoginFailure(SQLModel, table=True):
+    """A refused password, by user name and by address: sign-ins are throttled on the count of
+    recent ones (`server.throttle`), in the database so that every server process agrees."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (
+        sa.Index("ix_login_failure_username_at", "username", "at"),
+        sa.Index("ix_login_failure_address_at", "address", "at"),
+    )
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    username: str = Field(max_length=80)
+    address: str = Field(max_length=64)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
 #: server_state key: the change log holds no entry at or below this sequence number.
 COMPACTED_THROUGH = "change_log_compacted_through"
 
@@ -192,4 +233,6 @@ SERVER_TABLES = (
     "document_counter",
     "account_key",
     "merge_proposal",
+    "audit_event",
+    "login_failure",
 )

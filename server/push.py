@@ -56,6 +56,8 @@ from app.quotes import discount_share_bp, lines_in_order, quote_change_problem
 from server.db import DEVICE, begin_write, savepoint
 from server.merges import find_duplicates, identity_account, merged_away_after_pull, redirect_merged
 from server.models import ChangeLog, Device, FieldChange, ProcessedMutation, Role, User
+from server.nul import REFUSED as NUL_REFUSED
+from server.nul import nul_at
 from server.numbering import legal_quote_number
 from server.pull import wire_row
 from server.scope import scope_owner_ids
@@ -84,6 +86,8 @@ def _validation_reason(exc: ValidationError) -> str:
 
 
 def _validated(model: type[BaseModel], data: dict[str, Any]) -> Any:
+    if (where := nul_at(data)) is not None:  # the edge lets a push's fields through (server/nul.py)
+        raise Rejected(f"{'.'.join(str(p) for p in where)}: {NUL_REFUSED}")
     try:
         return model.model_validate(data)
     except ValidationError as exc:

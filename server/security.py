@@ -20,6 +20,7 @@ __all__ = [
     "hash_refresh_token",
     "issue_access_token",
     "new_refresh_token",
+    "password_problem",
     "read_access_token",
     "verify_password",
 ]
@@ -34,6 +35,29 @@ class InvalidToken(Exception):
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+#: Among the most used passwords of leaked lists (and a sales team's own favourites).
+_COMMON = frozenset(
+    """password motdepasse azertyuiop qwertyuiop 123456789012 1234567890 0123456789 abcdefghij
+    password123 password1234 motdepasse123 soleil123456 bonjour12345 jetaime12345 terrain12345
+    iloveyou1234 welcome12345 bienvenue123 changeme1234 letmein12345 administrator""".split()
+)
+MIN_PASSWORD = 12
+
+
+def password_problem(password: str, username: str) -> str | None:
+    """Why the password is refused by the policy, or None when it is good enough."""
+    if len(password) < MIN_PASSWORD:
+        return f"the password needs at least {MIN_PASSWORD} characters"
+    if len(password) > 200:
+        return "the password may have at most 200 characters"
+    lowered = password.lower()
+    if username and username.lower() in lowered:
+        return "the password must not contain the user name"
+    if lowered in _COMMON or len(set(lowered)) < 5:
+        return "this password is too easy to guess: use a few unrelated words"
+    return None
 
 
 def verify_password(password_hash: str, password: str) -> bool:

@@ -25,6 +25,13 @@ class ServerSettings(BaseSettings):
     #: A quote whose discounts (its lines' and its own) take more than this share off its prices
     #: (basis points: 1500 is 15 %) waits for a manager's approval before it can be sent.
     quote_approval_discount_bp: int = 1500
+    #: Sign-ins are refused for a while after this many wrong passwords for one user name, or
+    #: from one address, within the window.
+    login_failures_per_user: int = 10
+    login_failures_per_address: int = 50
+    login_window_minutes: int = 15
+    #: The largest request body taken (a push of 500 changes is far below); more is a 413.
+    max_request_bytes: int = 8 * 1024 * 1024
     pull_page_max: int = 5000
     pull_page_default: int = 1000
     #: The SMTP server the reps' e-mails leave through; empty: mail is off and e-mails wait.

@@ -24,7 +24,16 @@ from sqlmodel import Session, col, select
 
 from app.ids import new_id, utcnow
 from app.models import ENTITIES, UTCDateTime, entity_table, table_of
-from sync.errors import AuthError, CursorExpired, RequestRejected, ServerError, SyncError, TransportError
+from sync.errors import (
+    AuthError,
+    CursorExpired,
+    DeviceRevoked,
+    RequestRejected,
+    ServerError,
+    SyncError,
+    Throttled,
+    TransportError,
+)
 from sync.state import OutboxEntry, SyncConflict, create_sync_tables, read_state, write_state
 from sync.wire import SCHEMA_VERSION, PushResponse, TokenResponse, UserInfo
 
@@ -197,12 +206,16 @@ class _TableWriter:
         self._execute(conn, self._rows_from_arrays(columns, rows))
 
     def _execute(self, conn: Connection, rows: list[Any]) -> None:
-        dbapi = conn.connection.driver_connection
-        dbapi.create_function("terrain_stored_time", 1, _stored_time, deterministic=True)  # type: ignore[union-attr]
+        if "terrain_stored_time" not in conn.connection.info:
+            # Once per connection: SQLite 3.51 (SQLCipher's) refuses to redefine a function while
+            # FTS5 holds a statement open inside the transaction (after a write to the search index).
+            dbapi = conn.connection.driver_connection
+            dbapi.create_function("terrain_stored_time", 1, _stored_time, deterministic=True)  # type: ignore[union-attr]
+            conn.connection.info["terrain_stored_time"] = True
         cursor = conn.connection.cursor()  # the DB-API's, inside this connection's transaction
         try:
             cursor.executemany(self.upsert_sql, self._dump_json(rows))
-        except sqlite3.Error as exc:  # a value in a form this app cannot store (a time without zone)
+        except (sqlite3.Error, conn.dialect.loaded_dbapi.Error) as exc:  # a time without zone (SQLCipher's too)
             raise SyncError(
                 f"the server sent a {self.table.name} this app cannot store ({exc}): update the app"
             ) from exc
@@ -249,6 +262,10 @@ def _reapply_pending(conn: Connection, touched: set[str]) -> None:
             conn.execute(sa.update(writer.table).where(writer.table.c.id == record_id).values(**values))
 
 
+#: Error codes of a server that cut this device off: it wipes itself.
+CUT_OFF = frozenset({"device_revoked", "user_inactive"})
+
+
 class SyncEngine:
     """Signs a device in and keeps its replica in step with the server."""
 
@@ -290,6 +307,20 @@ class SyncEngine:
         return response
 
     @staticmethod
+    def _code(response: httpx.Response) -> str | None:
+        """The server's error code, telling the app what to do beyond showing the detail."""
+        try:
+            body = response.json()
+        except ValueError:
+            return None
+        code = body.get("code") if isinstance(body, dict) else None
+        return code if isinstance(code, str) else None
+
+    def _check_cut_off(self, response: httpx.Response) -> None:
+        if response.status_code in (401, 403) and self._code(response) in CUT_OFF:
+            raise DeviceRevoked(self._detail(response))
+
+    @staticmethod
     def _detail(response: httpx.Response) -> str:
         try:
             detail = response.json().get("detail")
@@ -299,6 +330,15 @@ class SyncEngine:
 
     # -- sign-in -------------------------------------------------------------------------
     def sign_in(self, *, username: str, password: str) -> UserInfo:
+        try:
+            return self._sign_in(username, password)
+        except DeviceRevoked:
+            # This device id was revoked (and the device wiped, or being found again): start
+            # afresh under a new id, as a new device the user may sign in with.
+            self.wipe()
+            return self._sign_in(username, password)
+
+    def _sign_in(self, username: str, password: str) -> UserInfo:
         state = self.state()
         response = self._request(
             "POST",
@@ -312,6 +352,9 @@ class SyncEngine:
                 "platform": platform.system().lower()[:40],
             },
         )
+        self._check_cut_off(response)
+        if response.status_code == 429:
+            raise Throttled(self._detail(response))
         if response.status_code == 401:
             raise AuthError(self._detail(response))
         if response.status_code != 200:
@@ -354,6 +397,7 @@ class SyncEngine:
         )
         if response.status_code == 401:
             self.token_store.delete(self._token_key())  # spent or revoked: only a password helps now
+            self._check_cut_off(response)
             raise AuthError(self._detail(response))
         if response.status_code != 200:
             raise RequestRejected(self._detail(response))
@@ -378,16 +422,23 @@ class SyncEngine:
             self._refresh()
         response = self._request(method, url, headers={"Authorization": f"Bearer {self._access_token}"}, **kwargs)
         if response.status_code == 401:
+            self._check_cut_off(response)
             self._refresh()
             response = self._request(method, url, headers={"Authorization": f"Bearer {self._access_token}"}, **kwargs)
             if response.status_code == 401:
+                self._check_cut_off(response)
                 raise AuthError(self._detail(response))
         return response
 
     def call(self, method: str, url: str, *, json: Any = None, params: dict[str, str] | None = None) -> Any:
         """An API request outside sync (a manager's decisions), signed in as the device's user: its
-        JSON answer; RequestRejected with the server's reason for a 4xx."""
-        response = self._authorized(method, url, json=json, params=params)
+        JSON answer; RequestRejected with the server's reason for a 4xx. A device cut off wipes
+        itself and raises DeviceRevoked."""
+        try:
+            response = self._authorized(method, url, json=json, params=params)
+        except DeviceRevoked as exc:
+            self._wipe_after(exc)
+            raise
         if response.status_code >= 400:
             raise RequestRejected(self._detail(response))
         return response.json()
@@ -577,6 +628,10 @@ class SyncEngine:
         try:
             pushed = self.push()
             report = SyncReport(pushed, self.pull(on_page=on_page))
+        except DeviceRevoked as exc:
+            # The push just made was the outbox's last attempt: the server refused it.
+            self._wipe_after(exc)
+            raise
         except SyncError as exc:
             self._set_state(last_error=str(exc), last_error_kind=type(exc).__name__, last_error_at=utcnow().isoformat())
             raise
@@ -595,6 +650,39 @@ class SyncEngine:
                     write_state(session, last_sync_at=None, user_id=None, username=None)
                 session.commit()
 
+    def wipe(self) -> None:
+        """Erase everything this device holds: every record, the outbox, the conflicts, the
+        state (a new device id is drawn) and the stored session. The file is rewritten
+        (VACUUM, then the write-ahead log emptied), so no erased page stays readable in it."""
+        self.token_store.delete(self._token_key())
+        self._access_token = None
+        with self.replica.begin() as conn:
+            names = conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+                "AND name NOT LIKE 'search_index_%'"  # FTS5's own tables, emptied through search_index
+            ).scalars()
+            for name in list(names):
+                conn.exec_driver_sql(f'DELETE FROM "{name}"')
+                if name == "search_index":  # its deleted terms linger in the index until rebuilt
+                    conn.exec_driver_sql("INSERT INTO search_index(search_index) VALUES ('rebuild')")
+            with Session(bind=conn) as session:
+                write_state(session, device_id=new_id())
+                session.commit()
+        with self.replica.connect() as conn:
+            conn.exec_driver_sql("VACUUM")
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _wipe_after(self, exc: DeviceRevoked) -> None:
+        """Wipe, keeping only why, for the sign-in screen to say."""
+        self.wipe()
+        self._set_state(last_error=str(exc), last_error_kind=type(exc).__name__, last_error_at=utcnow().isoformat())
+
     def sign_out(self) -> None:
+        """End the session on the server (when it answers) and forget it here; the replica stays."""
+        if self.token_store.load(self._token_key()) is not None:
+            try:
+                self._authorized("POST", "/api/v1/auth/logout")
+            except SyncError:
+                pass  # offline or already ended: forgetting the token here is what matters
         self.token_store.delete(self._token_key())
         self._access_token = None

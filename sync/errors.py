@@ -3,6 +3,8 @@
 SyncError
 ├── TransportError      the server could not be reached or did not answer in time
 ├── AuthError           wrong password, or the session ended: sign in again
+│   ├── DeviceRevoked   the device was revoked or its user deactivated: it wiped itself
+│   └── Throttled       too many wrong passwords lately: wait before trying again
 ├── ServerError         the server answered with an error of its own (5xx)
 ├── RequestRejected     the server refused the request as malformed (4xx), with its reason
 └── CursorExpired       the cursor is older than the server keeps: start from scratch
@@ -10,7 +12,16 @@ SyncError
 
 from __future__ import annotations
 
-__all__ = ["AuthError", "CursorExpired", "RequestRejected", "ServerError", "SyncError", "TransportError"]
+__all__ = [
+    "AuthError",
+    "CursorExpired",
+    "DeviceRevoked",
+    "RequestRejected",
+    "ServerError",
+    "SyncError",
+    "Throttled",
+    "TransportError",
+]
 
 
 class SyncError(Exception):
@@ -23,6 +34,15 @@ class TransportError(SyncError):
 
 class AuthError(SyncError):
     pass
+
+
+class DeviceRevoked(AuthError):
+    """The server cut this device off (revoked, or its user deactivated): by the time this is
+    raised from a sync, the replica, the outbox and the stored session are wiped."""
+
+
+class Throttled(AuthError):
+    """The server refuses sign-ins for this user name or address for a while."""
 
 
 class ServerError(SyncError):

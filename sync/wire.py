@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "MAX_INTEGER",
     "PUSH_MAX_MUTATIONS",
     "SCHEMA_VERSION",
     "Change",
@@ -23,6 +24,9 @@ __all__ = [
 
 #: Bumped when the shape of synced records changes; sent by devices with every push.
 SCHEMA_VERSION = 1
+#: The largest integer SQLite and PostgreSQL's bigint hold: a bigger number a request carries
+#: is refused (422) where it arrives, not by the database driver in the middle of a write.
+MAX_INTEGER = 2**63 - 1
 
 
 class Change(BaseModel):
@@ -101,11 +105,11 @@ class Mutation(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    mid: int = Field(ge=1)
+    mid: int = Field(ge=1, le=MAX_INTEGER)
     entity: str = Field(max_length=40)
     id: str = Field(max_length=36)
     op: Literal["create", "update", "delete"]
-    base_version: int | None = Field(default=None, ge=1)
+    base_version: int | None = Field(default=None, ge=1, le=MAX_INTEGER)
     fields: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -116,7 +120,7 @@ class PushRequest(BaseModel):
     #: The change-log bound of the device's last complete pull: changes after it were not yet
     #: seen there. Edits to an account reassigned after that point were made while it was the
     #: rep's, and are accepted.
-    pulled_through: int | None = Field(default=None, ge=0)
+    pulled_through: int | None = Field(default=None, ge=0, le=MAX_INTEGER)
     mutations: list[Mutation] = Field(max_length=PUSH_MAX_MUTATIONS)
 
 

@@ -7,7 +7,8 @@ time: contacts, purchases, payments, exchanges, deals.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import flet as ft
@@ -378,6 +379,34 @@ def _deals(card: CustomerCard, t: Translator) -> list[ft.Control]:
     ]
 
 
+def _audit_line(t: Translator, event: dict[str, Any]) -> ft.Control:
+    key = f"entity.{event['entity']}"
+    what = t(key) if t(key) != key else event["entity"]
+    action = t(f"audit.{event['action']}")
+    count = f" ×{t.number(event['count'])}" if event["count"] > 1 else ""
+    detail = f" · {event['detail']}" if event.get("detail") else ""
+    when = t.moment(datetime.fromisoformat(event["at"]))
+    return ft.Text(f"{when} · {event.get('username') or '—'} · {action} · {what}{count}{detail}", size=13)
+
+
+def _audit_section(t: Translator, load: Callable[[], Awaitable[list[dict[str, Any]] | str]]) -> ft.Control:
+    """A manager's view of the server's audit log for this customer, fetched on demand (online)."""
+    rows = ft.Column([], spacing=4)
+
+    async def show(_e: Any) -> None:
+        rows.controls = [ft.ProgressRing(width=16, height=16)]
+        rows.update()
+        found = await load()
+        if isinstance(found, str):
+            rows.controls = [ft.Text(found, color=ft.Colors.ERROR)]
+        else:
+            rows.controls = [_audit_line(t, event) for event in found] or [ft.Text(t("audit.none"))]
+        rows.update()
+
+    button = ft.OutlinedButton(t("audit.show"), icon=ft.Icons.MANAGE_SEARCH, on_click=show)
+    return _section(t("audit.title"), [button, rows], "section-audit")
+
+
 def card_view(
     card: CustomerCard | None,
     t: Translator,
@@ -386,9 +415,11 @@ def card_view(
     on_save_notes: Callable[[str], str | None] | None = None,
     on_plan_visit: Callable[[], None] | None = None,
     on_new_quote: Callable[[], None] | None = None,
+    load_audit: Callable[[], Awaitable[list[dict[str, Any]] | str]] | None = None,
     platform: str = "",
 ) -> ft.Control:
-    """`platform`: where the app runs ("ios", "android", ...; Flet's page.platform), for map links."""
+    """`platform`: where the app runs ("ios", "android", ...; Flet's page.platform), for map links.
+    `load_audit`: for managers, the server's audit log of this customer (or why it cannot be read)."""
     back = ft.Row([ft.TextButton(t("card.back"), icon=ft.Icons.ARROW_BACK, on_click=on_back)], wrap=True)
     if on_plan_visit is not None and card is not None:
         back.controls.append(ft.TextButton(t("plan.title"), icon=ft.Icons.EVENT, on_click=lambda _e: on_plan_visit()))
@@ -415,7 +446,7 @@ def card_view(
         ("card.tab_contacts", _contacts(card, t)),
         ("card.tab_purchases", _purchases(card, t)),
         ("card.tab_payments", _payments(card, t)),
-        ("card.tab_history", _history(card, t)),
+        ("card.tab_history", [*_history(card, t), *([_audit_section(t, load_audit)] if load_audit else [])]),
         ("card.tab_deals", _deals(card, t)),
     ]
     header = ft.Column(

@@ -1,6 +1,7 @@
 """Follow-up e-mails after an event on the screen: one card per lead with the drafted e-mail (in
 the lead's language) to read and change, a box to leave it out, and one button that queues the
-ticked ones. They leave when the network is back, through the server's SMTP settings.
+ticked ones. They leave when the network is back, through the server's SMTP settings. People
+who have not agreed to e-mails are listed apart, with the reason, and nothing can be sent to them.
 
 The drafts come from `app.followup`; `send` is the app's (it queues through the device and
 returns what went wrong, or None).
@@ -17,7 +18,7 @@ import flet as ft
 from app.followup import Draft
 from app.i18n import Translator
 
-__all__ = ["FollowupCard", "FollowupForm", "followup_page"]
+__all__ = ["FollowupCard", "FollowupForm", "followup_page", "held_back_line"]
 
 
 class FollowupCard:
@@ -66,10 +67,30 @@ class FollowupCard:
         self.state.value = self.t("followup.queued_one")
 
 
+def held_back_line(t: Translator, draft: Draft) -> ft.Control:
+    """Someone the rep cannot write to, and why (no e-mail consent): no box to tick, no text."""
+    name = draft.contact_name or draft.account_name
+    reason = t(f"followup.held_{draft.held_back}")
+    return ft.Semantics(
+        content=ft.Row(
+            [
+                ft.Icon(ft.Icons.BLOCK, color=ft.Colors.ERROR, size=18),
+                ft.Text(
+                    t("followup.held", name=name, address=draft.to_address, account=draft.account_name, reason=reason),
+                    expand=True,
+                ),
+            ]
+        ),
+        identifier=f"followup-held-{draft.contact_id or draft.account_id}",
+    )
+
+
 class FollowupForm:
     def __init__(self, t: Translator, drafts: list[Draft], send: Callable[[list[Draft]], str | None]) -> None:
         self.t, self._send = t, send
-        self.cards = [FollowupCard(t, draft) for draft in drafts]
+        self.cards = [FollowupCard(t, draft) for draft in drafts if not draft.held_back]
+        #: The people who cannot be written to (no e-mail consent), shown apart with the reason.
+        self.held = [draft for draft in drafts if draft.held_back]
         self.message = ft.Text("")
         self.button = ft.Button(t("followup.send"), icon=ft.Icons.SEND, on_click=lambda _e: self.send())
 
@@ -89,14 +110,21 @@ class FollowupForm:
         self.button.disabled = all(card.include.disabled for card in self.cards)
 
     def controls(self) -> list[ft.Control]:
+        held: list[ft.Control] = []
+        if self.held:
+            held = [
+                ft.Text(self.t("followup.held_title"), weight=ft.FontWeight.BOLD),
+                *(held_back_line(self.t, draft) for draft in self.held),
+            ]
         if not self.cards:
-            return [ft.Text(self.t("followup.nothing"))]
+            return [ft.Text(self.t("followup.nothing")), *held]
         # Send and its answer first: with a segment of fifty, nobody scrolls to the end to send.
         return [
             ft.Text(self.t("followup.help")),
             ft.Row([self.button]),
             ft.Semantics(content=self.message, identifier="followup-message"),
             *(card.control for card in self.cards),
+            *held,
         ]
 
 

@@ -6,6 +6,10 @@ While the rep types, the customers already on the device that the person may bel
 listed; Enter does not save a lead that may be a known customer until the rep attaches the
 person to one of them or says the company is new (the focus goes to that choice).
 
+"Accepte d'être recontacté par e-mail" is ticked for each new person (they handed over their card
+or badge to be followed up); the rep unticks it (Tab to it, Space) when they refused. It comes
+after the fields typed for everyone, so the usual Tab-and-Enter path never lands on it.
+
 Only calls into callbacks the app wires to `app.services.Device`.
 """
 
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import partial
 from typing import Any
@@ -172,6 +176,7 @@ class LeadForm:
             label=t("leads.notes"), multiline=True, shift_enter=True, min_lines=2, max_lines=5, dense=True
         )
         self.next_step = ft.TextField(label=t("leads.next_step"), dense=True)
+        self.consent_email = ft.Checkbox(label=t("leads.consent_email"), value=True)
         self.language = ft.SegmentedButton(
             segments=[ft.Segment(value=code, label=ft.Text(code.upper())) for code in ("fr", "en")],
             selected=["fr"],
@@ -214,6 +219,7 @@ class LeadForm:
             ft.Row([ft.Text(self.t("leads.temperature")), self.temperature]),
             notes,
             next_step,
+            ft.Semantics(content=self.consent_email, identifier="lead-consent-email"),
             ft.Row([ft.Text(self.t("leads.language")), self.language]),
             ft.Semantics(content=self.matches, identifier="lead-matches"),
             ft.Row(
@@ -244,6 +250,7 @@ class LeadForm:
             phone=text(self.phone),
             title=text(self.title),
             notes=text(self.notes),
+            consent_email=bool(self.consent_email.value),
         )
 
     def _language_chosen(self, _e: Any) -> None:
@@ -326,6 +333,8 @@ class LeadForm:
             (self.notes, draft.notes),
         ):
             field.value = value or ""
+        # A card handed over is a yes; a scanner's row says yes or no itself.
+        self.consent_email.value = draft.consent_email is not False
         self._identity_changed()
 
     # Saving ----------------------------------------------------------------------------------
@@ -394,6 +403,7 @@ class LeadForm:
             field.value = ""
             field.error = None
         self.temperature.selected = [str(Temperature.warm)]
+        self.consent_email.value = True  # each person says it for themselves
         self.language.selected = [self.t.language]
         self._language_set = False
         self.picker.clear()
@@ -488,7 +498,11 @@ class BadgeImporter:
                 ft.Row(
                     [
                         ft.Text(f"{who} : {why}", expand=True),
-                        ft.TextButton(t("leads.badges_fill"), on_click=lambda _e, d=draft: self._fill(d)),
+                        # A badge scanned gives no consent unless the file's opt-in column said yes.
+                        ft.TextButton(
+                            t("leads.badges_fill"),
+                            on_click=lambda _e, d=draft: self._fill(replace(d, consent_email=d.consent_email is True)),
+                        ),
                     ]
                 )
             )

@@ -24,19 +24,21 @@ from app.followup import Draft
 from app.i18n import LANGUAGES, Translator
 from app.leads import BadgeReport
 from app.preferences import Preferences
-from app.services import Device, DueReminder, InvalidServerUrl, check_server_url, open_device
+from app.services import Device, DueReminder, InvalidServerUrl, PlainHttpServer, check_server_url, open_device
 from app.tiles import TileCheck
-from sync.errors import AuthError, SyncError, TransportError
+from sync.errors import AuthError, SyncError, Throttled, TransportError
 from views.background import BackgroundSync, SyncSnapshot
 from views.card import card_view
 from views.catalogue import catalogue_view
 from views.dashboard import dashboard_view
+from views.encryption import encryption_switch
 from views.followup import followup_page
 from views.leads import BadgeImporter, LeadEntry, LeadForm, event_page, events_page
 from views.merges import merges_view
 from views.pipeline import pipeline_view
 from views.quotes import QuoteForm, quote_form_page, quote_page, sign_page
 from views.route_map import route_map
+from views.secure_store import FletSecureStore, wants_flet_store
 from views.segments import segments_view
 from views.today import ReportForm, check_in_page, report_page, today_view, week_view
 from views.visits import PlanForm, PlannedVisit, edit_visit_page, nearby_view, plan_page
@@ -215,8 +217,12 @@ class TerrainUI:
             label=t("login.user"), value=self.device.engine.state().get("username") or "", autofocus=True
         )
         password = ft.TextField(label=t("login.password"), password=True, can_reveal_password=True)
-        message = ft.Text("", color=ft.Colors.ERROR)
+        wiped = self.device.engine.state().get("last_error_kind") == "DeviceRevoked"
+        message = ft.Text(t("login.wiped") if wiped else "", color=ft.Colors.ERROR)
         working = ft.ProgressRing(visible=False, width=20, height=20)
+        # Shown once a plain-http server on another machine was refused: ticking it is the
+        # user's explicit choice to send passwords and customers in clear.
+        allow_http = ft.Checkbox(label=t("login.allow_http"), value=False, visible=False)
 
         def show(text: str) -> None:
             message.value = text
@@ -229,7 +235,11 @@ class TerrainUI:
                 show(t("login.missing"))
                 return
             try:
-                url = check_server_url(server.value)
+                url = check_server_url(server.value, allow_plain_http=bool(allow_http.value))
+            except PlainHttpServer:
+                allow_http.visible = True
+                show(t("login.plain_http", url=server.value.strip().rstrip("/")))
+                return
             except InvalidServerUrl:
                 show(t("login.bad_url", url=server.value.strip()))
                 return
@@ -238,7 +248,12 @@ class TerrainUI:
             button.disabled = True
             self.page.update()
             try:
-                warning = await asyncio.to_thread(self._sign_in, url, user.value.strip(), password.value)
+                warning = await asyncio.to_thread(
+                    self._sign_in, url, user.value.strip(), password.value, bool(allow_http.value)
+                )
+            except Throttled as exc:
+                show(t("login.throttled", detail=str(exc)))
+                return
             except AuthError:
                 show(t("login.bad_credentials"))
                 return
@@ -264,6 +279,7 @@ class TerrainUI:
                 ft.Text(t("app.title"), size=32, weight=ft.FontWeight.BOLD),
                 ft.Text(t("login.title"), size=18),
                 server,
+                allow_http,
                 user,
                 password,
                 ft.Row([button, working]),
@@ -279,8 +295,8 @@ class TerrainUI:
             scroll=ft.ScrollMode.AUTO,
         )
 
-    def _sign_in(self, url: str, username: str, password: str) -> str | None:
-        self.device.connect(url)
+    def _sign_in(self, url: str, username: str, password: str, allow_plain_http: bool = False) -> str | None:
+        self.device.connect(url, allow_plain_http=allow_plain_http)
         try:
             self.device.engine.sign_in(username=username, password=password)
         except NoSecureStore as exc:
@@ -292,6 +308,9 @@ class TerrainUI:
         self.background.sync_now()
 
     def _on_sync_state(self, snapshot: SyncSnapshot) -> None:
+        if snapshot.error_kind == "DeviceRevoked" and not snapshot.running and self.page.route != "/login":
+            self.go("/login")  # the device wiped itself: the sign-in screen says why
+            return
         was_running = self.sync_bar.visible
         self._refresh_sync_status(snapshot)
         if (
@@ -420,8 +439,18 @@ class TerrainUI:
             on_save_notes=save_notes,
             on_plan_visit=lambda: self.go(f"/plan/{today.isoformat()}/{account_id}"),
             on_new_quote=lambda: self.go(f"/quote/new/{account_id}"),
+            load_audit=(lambda: self._audit(account_id)) if self.device.role() in ("manager", "admin") else None,
             platform=self.page.platform.value if self.page.platform else "",
         )
+
+    async def _audit(self, account_id: str) -> list[dict[str, Any]] | str:
+        try:
+            events: list[dict[str, Any]] = await asyncio.to_thread(
+                self.device.engine.call, "GET", "/api/v1/audit", params={"account_id": account_id, "limit": "100"}
+            )
+        except SyncError as exc:
+            return self.t("audit.offline", error=str(exc))
+        return events
 
     # -- trade fairs ----------------------------------------------------------------------
     def _event(self, event_id: str) -> ft.Control:
@@ -1124,16 +1153,45 @@ class TerrainUI:
                 ft.Text(t("settings.server", url=state.get("server_url") or "—")),
                 self._language_picker(),
                 self._home_editor(),
+                encryption_switch(self.page, t, self.device.data_dir, self.prefs),
                 ft.Row(
                     [
                         ft.Button(t("sync.now"), icon=ft.Icons.SYNC, on_click=self._on_sync_click),
                         ft.OutlinedButton(t("settings.sign_out"), icon=ft.Icons.LOGOUT, on_click=sign_out),
-                    ]
+                        ft.TextButton(
+                            t("settings.wipe"), icon=ft.Icons.DELETE_FOREVER, on_click=lambda _e: self._ask_wipe()
+                        ),
+                    ],
+                    wrap=True,
                 ),
                 *self._sync_inbox(),
             ],
             spacing=16,
             expand=True,
+        )
+
+    def _ask_wipe(self) -> None:
+        """Confirm, then erase this device's data and session (the server keeps what was synced)."""
+        t = self.t
+        pending = self.device.pending()["pending"]
+        lines: list[ft.Control] = [ft.Text(t("settings.wipe_text"))]
+        if pending:
+            lines.append(ft.Text(t("settings.wipe_pending", count=pending), color=ft.Colors.ERROR))
+
+        async def wipe(_e: Any) -> None:
+            self.page.pop_dialog()
+            await asyncio.to_thread(self.device.engine.wipe)
+            self.go("/login")
+
+        self.page.show_dialog(
+            ft.AlertDialog(
+                title=ft.Text(t("settings.wipe_title")),
+                content=ft.Column(lines, tight=True, width=420),
+                actions=[
+                    ft.TextButton(t("settings.cancel"), on_click=lambda _e: self.page.pop_dialog()),
+                    ft.FilledButton(t("settings.wipe_confirm"), icon=ft.Icons.DELETE_FOREVER, on_click=wipe),
+                ],
+            )
         )
 
     def _sync_inbox(self) -> list[ft.Control]:
@@ -1236,7 +1294,12 @@ def run(*, data_dir: Path, host: str = "127.0.0.1", port: int = 8550, server_url
 
     background = BackgroundSync(device, geocoder_url=prefs.geocoder_url or None)
 
-    def main(page: ft.Page) -> None:
+    async def main(page: ft.Page) -> None:
+        if wants_flet_store(page) and not isinstance(device.engine.token_store, FletSecureStore):
+            # A phone: the session lives in its Keychain or Keystore, read once before any sync.
+            store = FletSecureStore(page)
+            await store.prime()
+            device.engine.token_store = store
         TerrainUI(page, device, background, prefs, server_url).start()
 
     desktop = os.environ.get("TERRAIN_VIEW") == "desktop" or (

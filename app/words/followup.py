@@ -31,4 +31,13 @@ MESSAGES: dict[str, dict[str, str]] = {
     "followup.status_queued": {"fr": "en attente d'envoi", "en": "waiting to be sent"},
     "followup.status_sent": {"fr": "envoyé", "en": "sent"},
     "followup.status_failed": {"fr": "non envoyé : {reason}", "en": "not sent: {reason}"},
+    "followup.held_title": {
+        "fr": "Sans relance possible (à ne pas écrire par e-mail)",
+        "en": "Not to be e-mailed",
+    },
+    "followup.held": {
+        "fr": "{name} <{address}> · {account} : {reason}",
+        "en": "{name} <{address}> · {account}: {reason}",
+    },
+    "followup.held_no_email_consent": {"fr": "pas de consentement e-mail", "en": "no e-mail consent"},
 }

@@ -35,6 +35,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "leads.notes": {"fr": "Notes", "en": "Notes"},
     "leads.next_step": {"fr": "Prochaine étape", "en": "Next step"},
     "leads.language": {"fr": "Langue du contact", "en": "Contact's language"},
+    "leads.consent_email": {
+        "fr": "Accepte d'être recontacté par e-mail",
+        "en": "Agrees to be followed up by e-mail",
+    },
     "leads.save": {"fr": "Enregistrer (Entrée)", "en": "Save (Enter)"},
     "leads.saved": {"fr": "Enregistré : {name}. Suivant !", "en": "Saved: {name}. Next!"},
     "leads.fix": {"fr": "À corriger : {problems}", "en": "To fix: {problems}"},
@@ -79,6 +83,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "leads.field_phone": {"fr": "Téléphone", "en": "Phone"},
     "leads.field_title": {"fr": "Fonction", "en": "Job title"},
     "leads.field_notes": {"fr": "Notes", "en": "Notes"},
+    "leads.field_consent_email": {"fr": "Consentement e-mail (oui/non)", "en": "E-mail consent (yes/no)"},
     "merges.open": {"fr": "Doublons", "en": "Duplicates"},
     "merges.title": {"fr": "Doublons à fusionner", "en": "Duplicates to merge"},
     "merges.none": {"fr": "Aucun doublon en attente.", "en": "No duplicate waiting."},

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
 from app.models import Account, AccountCreate, AccountPublic, AccountUpdate, LifecycleStageChange
-from server.deps import CurrentManager, CurrentUser, SessionDep
+from server.audit import read_in_bulk
+from server.deps import CurrentManager, CurrentUser, Offset, SessionDep
 from server.edits import changes_to_apply
 from server.models import Role, User
 from server.reassign import reassign_account
@@ -34,13 +35,15 @@ def list_accounts(
     session: SessionDep,
     user: CurrentUser,
     q: Annotated[str | None, Query(max_length=100, description="part of the name")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[Account]:
     query = select(Account).where(account_scope_filter(scope_owner_ids(session, user)))
     if q:
         query = query.where(col(Account.name).ilike(f"%{q}%"))
-    return list(session.exec(query.order_by(col(Account.name)).offset(offset).limit(limit)).all())
+    accounts = list(session.exec(query.order_by(col(Account.name)).offset(offset).limit(limit)).all())
+    read_in_bulk(session, "account", len(accounts), "list")
+    return accounts
 
 
 @router.get("/{account_id}", response_model=AccountPublic)

@@ -1,4 +1,5 @@
-"""Sign-in: the OAuth2 password flow, and refresh, each giving tokens bound to one device."""
+"""Sign-in: the OAuth2 password flow, and refresh, each giving tokens bound to one device;
+sign-out. Refresh tokens rotate at each use; one used twice ends every session of its device."""
 
 from __future__ import annotations
 
@@ -6,13 +7,16 @@ from datetime import timedelta
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi import APIRouter, Form, HTTPException, Request, Response, status
 from sqlmodel import select
 
 from app.ids import utcnow
 from app.models import table_of
+from server import throttle
+from server.audit import USER, record
 from server.db import begin_write
-from server.deps import SessionDep
+from server.deps import CurrentUser, SessionDep
+from server.errors import DEVICE_REVOKED, USER_INACTIVE, ApiError
 from server.models import Device, RefreshToken, User
 from server.numbering import DEVICE_NUMBER, next_number
 from server.scope import user_info
@@ -27,6 +31,40 @@ from sync.wire import TokenResponse
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 _BAD_LOGIN = "wrong user name or password"
+_ENDED = "the session has ended: sign in again"
+
+
+def _limits(request: Request) -> throttle.Limits:
+    settings = request.app.state.settings
+    return throttle.Limits(
+        per_user=settings.login_failures_per_user,
+        per_address=settings.login_failures_per_address,
+        window_minutes=settings.login_window_minutes,
+    )
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _check_password(request: Request, session: SessionDep, username: str, password: str) -> User:
+    """The user whose password this is; 429 while the name or the address is throttled."""
+    limits, address = _limits(request), _address(request)
+    wait = throttle.seconds_to_wait(session, username=username, address=address, limits=limits)
+    if wait:
+        raise ApiError(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many wrong passwords: try again in {(wait + 59) // 60} min",
+            code="throttled",
+            headers={"Retry-After": str(wait)},
+        )
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None or not user.active or not verify_password(user.password_hash, password):
+        begin_write(session)
+        throttle.failed(session, username=username, address=address, limits=limits)
+        session.commit()
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, _BAD_LOGIN)
+    return user
 
 
 @router.post("/token", response_model=TokenResponse)
@@ -46,12 +84,11 @@ def token(
     if grant_type == "password":
         if not username or not password or not device_id:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "username, password and device_id are required")
-        user = session.exec(select(User).where(User.username == username)).first()
-        if user is None or not user.active or not verify_password(user.password_hash, password):
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, _BAD_LOGIN)
+        user = _check_password(request, session, username, password)
         # A sign-in writes (the device, its number, a refresh token): the write lock, once the
         # password is checked, so that checking one never holds up other writers.
         begin_write(session)
+        throttle.succeeded(session, username=username)
         device = session.get(Device, device_id)
         if device is None:
             device = Device(id=device_id, user_id=user.id, name=device_name, platform=platform)
@@ -61,7 +98,11 @@ def token(
                 status.HTTP_409_CONFLICT, "this device id belongs to another user: sign out there first"
             )
         elif device.revoked_at is not None:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "this device was revoked by an administrator")
+            raise ApiError(
+                status.HTTP_403_FORBIDDEN,
+                "this device was revoked: its data is erased; sign in again to start afresh",
+                code=DEVICE_REVOKED,
+            )
     else:
         if not refresh_token:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "refresh_token is required")
@@ -70,7 +111,7 @@ def token(
             select(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(refresh_token))
         ).first()
         if stored is None or stored.revoked_at is not None or stored.expires_at < now:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the session has ended: sign in again")
+            raise _refusal(session, stored)
         # Spend the token atomically: of two requests racing with one token, one wins.
         spent = session.connection().execute(
             sa.update(table_of(RefreshToken))
@@ -88,11 +129,14 @@ def token(
                 .values(revoked_at=now)
             )
             session.commit()
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "this session was used twice: sign in again")
-        user = session.get(User, stored.user_id)
+            raise ApiError(
+                status.HTTP_401_UNAUTHORIZED, "this session was used twice: sign in again", code="session_reused"
+            )
+        found = session.get(User, stored.user_id)
         device = session.get(Device, stored.device_id)
-        if user is None or not user.active or device is None or device.revoked_at is not None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the session has ended: sign in again")
+        if found is None or not found.active or device is None or device.revoked_at is not None:
+            raise _refusal(session, stored)
+        user = found
     settings = request.app.state.settings
     refresh = new_refresh_token()
     session.add(
@@ -120,3 +164,37 @@ def token(
         user=user_info(session, user, settings.quote_approval_discount_bp),
         device_number=device.number,
     )
+
+
+def _refusal(session: SessionDep, stored: RefreshToken | None) -> ApiError:
+    """Why a refresh token is refused: with the code that makes the device wipe itself when its
+    user was deactivated or the device revoked."""
+    if stored is not None:
+        user = session.get(User, stored.user_id)
+        device = session.get(Device, stored.device_id)
+        if user is None or not user.active:
+            return ApiError(status.HTTP_401_UNAUTHORIZED, "this user was deactivated", code=USER_INACTIVE)
+        if device is None or device.revoked_at is not None:
+            return ApiError(
+                status.HTTP_401_UNAUTHORIZED, "this device was revoked: its data is erased", code=DEVICE_REVOKED
+            )
+    return ApiError(status.HTTP_401_UNAUTHORIZED, _ENDED, code="session_ended")
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(request: Request, session: SessionDep, user: CurrentUser) -> Response:
+    """End every session of the calling device: its refresh tokens stop working at once (its
+    access token within minutes). The device keeps its data and signs in again with a password."""
+    begin_write(session)
+    session.connection().execute(
+        sa.update(table_of(RefreshToken))
+        .where(
+            table_of(RefreshToken).c.device_id == request.state.device_id,
+            table_of(RefreshToken).c.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+    session.info[USER] = user.id
+    record(session, action="sign_out", entity="device", row_id=request.state.device_id)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

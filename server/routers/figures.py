@@ -6,6 +6,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, Field
 
 from app.dashboard import book_figures
 from server.deps import CurrentUser, SessionDep
@@ -17,7 +18,41 @@ router = APIRouter(prefix="/api/v1/figures", tags=["figures"])
 MAX_DAYS = 3660
 
 
-@router.get("")
+class MonthRevenue(BaseModel):
+    month: str = Field(description="YYYY-MM")
+    net_amount: int
+    orders: int
+
+
+class BookFigures(BaseModel):
+    """What `app.dashboard.book_figures` returns: amounts in minor units, rates from 0 to 1 (a
+    figure against its target: the ratio), None where the period has nothing to compute from."""
+
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+    active_at_start: int
+    active_at_end: int
+    churn_rate: float | None
+    acquisition_rate: float | None
+    orders: int
+    currency: str
+    revenue_net_amount: int
+    revenue_target_amount: int | None
+    revenue_vs_target: float | None
+    order_target: int | None
+    orders_vs_target: float | None
+    close_rate: float | None
+    sales_cycle_days: float | None
+    account_cycle_days: float | None
+    nps: int | None = Field(description="% promoters - % detractors, -100 to 100")
+    ces: float | None
+    first_contact_resolution: float | None
+    #: How many accounts of the book are in each RFM segment.
+    rfm_segments: dict[str, int]
+    revenue_by_month: list[MonthRevenue]
+
+
+@router.get("", response_model=BookFigures)
 def figures(
     session: SessionDep,
     user: CurrentUser,

@@ -14,6 +14,7 @@ from sqlmodel.sql.expression import Select
 from app.ids import utcnow
 from app.models import Account, Quote, QuoteLine
 from app.quotes import lines_in_order
+from server.audit import read_in_bulk
 from server.db import begin_write
 from server.deps import CurrentManager, CurrentUser, SessionDep
 from server.models import User
@@ -109,6 +110,7 @@ def list_quotes(
     if quote_status is not None:
         query = query.where(col(Quote.status) == quote_status)
     rows = session.exec(query.order_by(col(Quote.id).desc()).limit(MAX_LIST)).all()
+    read_in_bulk(session, "quote", len(rows), "list")
     return [_public(session, quote, name, rep, lines=False) for quote, name, rep in rows]
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
+from server.audit import read_in_bulk
 from server.deps import CurrentUser, SessionDep
 from server.pull import BadCursor, CursorTooOld, pull_page
 from server.push import apply_push
@@ -32,6 +33,8 @@ def pull(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{exc}: pull again without a cursor") from exc
     except CursorTooOld as exc:
         raise HTTPException(status.HTTP_410_GONE, f"{exc}: pull again without a cursor") from exc
+    records = sum(len(c["rows"]) if "rows" in c else 1 for c in page["changes"])
+    read_in_bulk(session, "sync", records, "pull")  # a first sync, or a long absence
     # Rows go out as they are read, without a pydantic round-trip per field: this is the hot path.
     body = orjson.dumps(page, option=orjson.OPT_UTC_Z)
     return Response(content=body, media_type="application/json")

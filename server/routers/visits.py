@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.sql.expression import Select
 
 from app.models import Account, Visit, VisitPublic
+from server.audit import read_in_bulk
 from server.deps import CurrentUser, SessionDep
 from server.models import User
 from server.scope import account_scope_filter, scope_owner_ids
@@ -68,6 +69,7 @@ def list_visits(
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"rep: no user {rep!r} in your team")
         query = query.where(col(Visit.rep_id) == rep_user.id)
     rows = session.exec(query.order_by(col(Visit.starts_at), col(Visit.id))).all()
+    read_in_bulk(session, "visit", len(rows), "list")
     return [_public(visit, account_name, rep_username) for visit, account_name, rep_username in rows]
 
 

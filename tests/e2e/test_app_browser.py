@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlmodel import Session, col, select
 
 from app.i18n import Translator
 from app.models import Account, Order
 from server.models import User
-from tests.conftest import LiveServer, free_port, start_live_server
+from tests.conftest import LiveServer, free_port, sign_in, start_live_server
 from tests.e2e.conftest import TileServer, start_app
 
 pytestmark = pytest.mark.e2e
@@ -165,7 +167,11 @@ def test_sign_in_sync_search_and_read_an_order_total_then_again_offline(
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_sign_in_errors_are_shown_and_the_form_stays(browser: Any, live_server: LiveServer, tmp_path: Path) -> None:
+def test_sign_in_errors_are_shown_and_the_form_stays_and_a_revoked_device_is_wiped(
+    browser: Any, live_server: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The session in flet-secure-storage, as on a phone (here the browser's storage holds it).
+    monkeypatch.setenv("TERRAIN_TOKEN_STORE", "flet")
     app = start_app(tmp_path / "device", server_url=live_server.url)
     try:
         page, host = _open(browser, app.url)
@@ -179,6 +185,36 @@ def test_sign_in_errors_are_shown_and_the_form_stays(browser: Any, live_server: 
         _sign_in(host, "alice", "demo", server="not a url")
         _wait_text(host.get_by_text(re.compile("adresse de serveur")), "« not a url » n'est pas une adresse de serveur")
         assert host.get_by_role("button", name="Se connecter").count() == 1
+        # A server on another machine over plain http: refused, with a box to allow it on purpose.
+        _sign_in(host, "alice", "demo", server="http://192.0.2.10:8000")
+        _wait_text(host.get_by_text(re.compile("chiffré")), "http://192.0.2.10:8000 n'est pas chiffré (http)")
+        assert host.get_by_role("checkbox", name="Autoriser ce serveur sans chiffrement (http)").count() == 1
+        # Signed in, then the device is revoked from elsewhere: at its next sync it wipes itself
+        # and shows the sign-in screen, saying why.
+        _sign_in(host, "alice", "demo", server=live_server.url)
+        _wait_text(host.get_by_text(re.compile("Synchronisé")), "Synchronisé", seconds=60)
+        stored = page.evaluate("Object.keys(window.localStorage)")
+        assert [k for k in stored if "terrain:" in k], f"no session in the secure storage: {stored}"
+        assert not (app.data_dir / "session-token.json").exists()
+        replica = sqlite3.connect(app.data_dir / "replica.db")
+        device_id = replica.execute("SELECT value FROM sync_state WHERE key = 'device_id'").fetchone()[0]
+        assert replica.execute("SELECT count(*) FROM account").fetchone()[0] > 0
+        replica.close()
+        with httpx.Client(base_url=live_server.url) as laptop:
+            revoked = laptop.post(f"/api/v1/devices/{device_id}/revoke", headers=sign_in(laptop, "alice"))
+            assert revoked.status_code == 200
+        host.get_by_role("button", name=re.compile("Réglages")).first.click()
+        host.get_by_role("button", name="Synchroniser").first.click()
+        _wait_text(
+            host.get_by_text(re.compile("révoqué")), "Cet appareil a été révoqué : ses données ont été effacées."
+        )
+        assert host.get_by_role("button", name="Se connecter").count() == 1
+        replica = sqlite3.connect(app.data_dir / "replica.db")
+        assert replica.execute("SELECT count(*) FROM account").fetchone()[0] == 0
+        assert replica.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+        replica.close()
+        stored = page.evaluate("Object.keys(window.localStorage)")
+        assert not [k for k in stored if "terrain:" in k], f"the session outlived the wipe: {stored}"
         page.close()
     finally:
         app.stop()

@@ -110,6 +110,8 @@ def test_three_leads_captured_offline_with_the_keyboard_reach_the_server_with_th
         assert {by_name["Girard"].account_id, by_name["Baker"].account_id} == {a.id for a in leads}
         assert by_name["Girard"].mobile == "+33612345678" and by_name["Baker"].language == "en"
         assert all(p.origin == "trade_fair" for p in people)
+        # The consent box, left ticked: each handed over their card to be followed up by e-mail.
+        assert all(p.consent_email for p in people)
         captured = session.exec(select(Activity).where(Activity.campaign_id == event.id)).all()
         assert len(captured) == 3
         steps = session.exec(select(Activity.next_step).where(col(Activity.contact_id) == by_name["Nouveau"].id)).all()
@@ -159,6 +161,9 @@ def test_a_badge_scanners_export_is_mapped_once_and_imported_as_leads_of_the_eve
         event = session.exec(select(Campaign).where(Campaign.name == "Sirha")).one()
         leads = session.exec(select(Account.name).where(Account.origin_campaign_id == event.id)).all()
         assert sorted(leads) == ["Traiteur Morel", "Vidal Frères"]
+        # The export has no consent column: nobody imported from it may be e-mailed.
+        consents = session.exec(select(Contact.consent_email).where(Contact.origin_campaign_id == event.id)).all()
+        assert consents == [False, False]
     assert badge_mapping(app.data_dir, event.id) == {
         "Prénom": "first_name",
         "Nom": "last_name",

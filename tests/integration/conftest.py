@@ -18,12 +18,13 @@ from tests.conftest import LiveServer
 
 
 @pytest.fixture
-def alice(api: TestClient, tmp_path: Path) -> SyncEngine:
+def alice(api: TestClient, tmp_path: Path) -> Iterator[SyncEngine]:
     """alice's device (a real replica file), signed in and synced over the in-process API."""
     device = SyncEngine(replica=open_replica(tmp_path / "alice"), http=api)
     device.sign_in(username="alice", password="demo")
     device.sync()
-    return device
+    yield device
+    device.replica.dispose()  # its connections hold the replica's lock file open
 
 
 @pytest.fixture

@@ -119,7 +119,7 @@ def test_terrain_server_migrates_adds_users_and_serves(tmp_path: Path) -> None:
     again = terrain_server("user", "add", "ines", "--password-stdin", env=env, stdin="correct horse battery\n")
     assert again.returncode == 1 and "already exists" in again.stderr
     short = terrain_server("user", "add", "jo", "--password-stdin", env=env, stdin="short\n")
-    assert short.returncode == 2 and "8 characters" in short.stderr
+    assert short.returncode == 2 and "12 characters" in short.stderr
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--log-level", "warning"],

@@ -41,7 +41,7 @@ from server.mailer import send_due_mail
 from server.models import User
 from server.settings import ServerSettings
 from sync.engine import SyncEngine
-from tests.conftest import free_port, settings_for, start_live_server
+from tests.conftest import free_port, settings_for, sign_in, start_live_server
 from tests.integration.conftest import push_mutations
 
 MET = datetime(2026, 11, 24, 10, 30, tzinfo=UTC)
@@ -153,6 +153,7 @@ def _meet_leads(device: SyncEngine, people: list[tuple[str, str, str, str | None
                     "language": language,
                     "origin": "trade_fair",
                     "origin_campaign_id": fair,
+                    "consent_email": True,  # they asked to be followed up
                 },
             ).id
             create_record(
@@ -377,6 +378,63 @@ def test_the_server_mails_only_the_customers_own_addresses(api: TestClient, alic
     assert set(_emails(_server(api))) == {"Anne.Roux@roux.fr", "anne.roux@roux.fr"}
 
 
+def test_an_e_mail_to_someone_without_e_mail_consent_fails_with_why_and_the_others_leave(
+    api: TestClient, alice: SyncEngine, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    """The server reads the person's consent when it sends: one withdrawn after the e-mail was
+    queued, or e-mails a device pushed past its own checks (to the person by name, or to their
+    address only), fail with the reason and never reach the SMTP server; the others leave."""
+    _meet_leads(alice, LEADS)
+    with Session(alice.replica) as session:
+        anne = session.exec(select(Contact).where(Contact.email == "anne@roux.fr")).one()
+        roux = anne.account_id
+        paul = create_record(
+            session=session,
+            entity="contact",
+            fields={"account_id": roux, "first_name": "Paul", "last_name": "Roux", "email": "paul@roux.fr"},
+        ).id
+        anne_id = anne.id
+    _push(alice)
+    server = _server(api)
+    manon = sign_in(api, "manon")
+    withdrawn = api.patch(f"/api/v1/contacts/{anne_id}", json={"consent_email": False}, headers=manon)
+    assert withdrawn.status_code == 200, withdrawn.text
+    letter = {"account_id": roux, "language": "fr", "subject": "Offre", "body": "Bonjour Paul"}
+    results = push_mutations(
+        api,
+        alice,
+        *(
+            {"mid": mid, "entity": "email_message", "id": new_id(), "op": "create", "fields": letter | fields}
+            for mid, fields in (
+                (9_001, {"contact_id": paul, "to_address": "paul@roux.fr"}),
+                (9_002, {"to_address": "PAUL@roux.fr"}),
+            )
+        ),
+    )
+    assert [r["status"] for r in results] == ["applied", "applied"]
+    smtp.start()
+    run = send_due_mail(engine=server, settings=_mail_settings(tmp_path, smtp))
+    assert (run.sent, run.waiting, run.failed, run.problem) == (1, 0, 3, None)
+    assert [to for to, _m in smtp.inbox.messages] == [["john@oak.co.uk"]]
+    with Session(server) as session:
+        emails = session.exec(select(EmailMessage)).all()
+        refused = [e for e in emails if e.to_address != "john@oak.co.uk"]
+        assert sorted(e.to_address for e in refused) == ["PAUL@roux.fr", "anne@roux.fr", "paul@roux.fr"]
+        assert {(e.status, e.sent_at, e.last_error) for e in refused} == {("failed", None, mailer.NO_CONSENT)}
+        # Nothing records them as sent: no activity, no campaign response.
+        assert session.exec(select(Activity.email_id).where(col(Activity.email_id).is_not(None))).all() == [
+            next(e.id for e in emails if e.to_address == "john@oak.co.uk")
+        ]
+        assert session.exec(
+            select(CampaignResponse.contact_id).where(CampaignResponse.response == "email_sent")
+        ).all() == [next(e.contact_id for e in emails if e.to_address == "john@oak.co.uk")]
+    # The rep's device shows why Anne's did not go.
+    alice.sync()
+    with Session(alice.replica) as session:
+        shown = session.exec(select(EmailMessage).where(EmailMessage.to_address == "anne@roux.fr")).one()
+    assert (shown.status, shown.last_error) == ("failed", mailer.NO_CONSENT)
+
+
 def test_a_sender_address_no_header_takes_holds_every_e_mail_back_and_fails_none(
     api: TestClient, alice: SyncEngine, smtp: SmtpServer, tmp_path: Path
 ) -> None:
@@ -482,6 +540,7 @@ def test_the_server_process_sends_queued_e_mails_by_itself(
             device.sync()
             with Session(device.replica) as session:
                 assert {e.status for e in session.exec(select(EmailMessage)).all()} == {"sent"}
+            device.replica.dispose()
     finally:
         live.stop()
     assert not live.thread.is_alive()  # the sender thread did not hold the server's shutdown

@@ -13,11 +13,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from app.edits import InvalidEdit
+from app.followup import event_drafts
+from app.i18n import Translator
 from app.ids import new_id
 from app.lead_import import LeadDraft, guess_mapping, parse_badge_csv
 from app.leads import DuplicateIndex, capture_lead, check_lead, event_leads, import_badges, open_event
 from app.models import Account, Activity, Campaign, Contact, LifecycleStageChange, Reminder, Temperature
 from sync.engine import SyncEngine
+from views.leads import LeadForm
 
 
 def test_what_was_typed_is_normalised_or_said_to_be_wrong() -> None:
@@ -256,3 +259,81 @@ def test_a_badge_export_becomes_leads_of_the_event_and_known_people_are_left_to_
         assert {(p.last_name, p.account_id == customer.id) for p in people} == {("Morel", False), ("Neuf", True)}
         lead = server.exec(select(Account).where(Account.origin_campaign_id == event.id)).one()
         assert (lead.name, lead.lifecycle_stage) == ("Traiteur Morel", "lead")
+
+
+def test_a_badge_scanners_consent_column_is_recognised_and_another_channels_is_not() -> None:
+    assert guess_mapping(["Nom", "E-mail", "Consentement RGPD", "SMS opt-in"]) == {
+        "Nom": "last_name",
+        "E-mail": "email",
+        "Consentement RGPD": "consent_email",
+    }
+    assert guess_mapping(["Email", "E-mail opt-in", "Opt-out"])["E-mail opt-in"] == "consent_email"
+    assert guess_mapping(["Email", "Accepte d'être recontacté"])["Accepte d'être recontacté"] == "consent_email"
+    assert "Opt-out" not in guess_mapping(["Email", "Opt-out"])  # a yes there would be a refusal
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+def test_a_lead_is_e_mailable_only_when_they_said_yes_on_the_form_or_in_the_badge_export(
+    alice: SyncEngine, demo_engine: Engine
+) -> None:
+    """The quick form's box (ticked: the person handed over their card to be followed up; unticked:
+    they refused) and a scanner's opt-in column (yes only; no column at all: no) become the
+    contact's e-mail consent, on the device and on the server."""
+    zone = ZoneInfo("Europe/Paris")
+    user_id = alice.state()["user_id"]
+    with Session(alice.replica) as session:
+        event = open_event(session=session, name="Sirha", place="Lyon", starts_on=date(2026, 11, 30), ends_on=None)
+        for draft in (
+            LeadDraft("Léa", "Oui", "Oui SARL", "lea@oui-sarl.fr", consent_email=True),
+            LeadDraft("Luc", "Non", "Non SARL", "luc@non-sarl.fr", consent_email=False),
+        ):
+            capture_lead(session=session, event_id=event.id, draft=draft, author_id=user_id, zone=zone)
+        with_column = (
+            "Nom;Société;E-mail;Opt-in e-mail\n"
+            "Accord;Accord SA;a@accord-sa.fr;Oui\n"
+            "Refus;Refus SA;r@refus-sa.fr;non\n"
+            "Vide;Vide SA;v@vide-sa.fr;\n"
+        )
+        without = "Nom;Société;E-mail\nMuet;Muet SA;m@muet-sa.fr\n"
+        for text in (with_column, without):
+            data = text.encode()
+            mapping = guess_mapping(parse_badge_csv(data, {}).columns)
+            assert ("consent_email" in mapping.values()) == (text is with_column)
+            report = import_badges(
+                session=session,
+                event_id=event.id,
+                drafts=parse_badge_csv(data, mapping).drafts,
+                author_id=user_id,
+                zone=zone,
+                follow_up_reason="Relancer {name} ({event})",
+            )
+            assert report.review == []
+        expected = {"Oui": True, "Non": False, "Accord": True, "Refus": False, "Vide": False, "Muet": False}
+        on_device = session.exec(
+            select(Contact.last_name, Contact.consent_email).where(Contact.origin_campaign_id == event.id)
+        ).all()
+        assert dict(on_device) == expected
+        # Only those who said yes get a follow-up that can be sent.
+        drafts = event_drafts(session, event.id, "Alice")
+        assert sorted(d.contact_name for d in drafts if not d.held_back) == ["Accord", "Léa Oui"]
+    alice.sync()
+    with Session(demo_engine) as server:
+        on_server = server.exec(
+            select(Contact.last_name, Contact.consent_email).where(Contact.origin_campaign_id == event.id)
+        ).all()
+    assert dict(on_server) == expected
+
+
+def test_the_quick_forms_consent_box_is_ticked_for_each_new_person_and_unticked_when_they_refused() -> None:
+    form = LeadForm(Translator("fr"), duplicates=lambda _d, _c: [], search_products=lambda _q: [], save=lambda _e: None)
+    assert form.consent_email.label == "Accepte d'être recontacté par e-mail"
+    form.last_name.value = "Girard"
+    assert form.consent_email.value is True and form.draft().consent_email is True
+    form.consent_email.value = False  # the person refused
+    assert form.draft().consent_email is False
+    form.clear()
+    assert form.consent_email.value is True  # the next person says it for themselves
+    form.fill(LeadDraft(last_name="Morel", consent_email=False))  # a badge row without a yes
+    assert form.consent_email.value is False
+    form.fill(LeadDraft(last_name="Baker"))  # a business card handed over
+    assert form.consent_email.value is True

@@ -928,7 +928,12 @@ def _run_example(
                 _close(device)
 
 
-@pytest.mark.timeout(900)  # time for hypothesis to shrink a failure (it gives up after 5 minutes)
+#: Random stories per backend: 10 in the suite (about a minute each); more for a deeper search,
+#: e.g. `TERRAIN_PROPERTY_EXAMPLES=200 python3 dev.py test tests/integration/test_sync_property.py`.
+EXAMPLES = int(os.environ.get("TERRAIN_PROPERTY_EXAMPLES", "10"))
+
+
+@pytest.mark.timeout(600 + 20 * EXAMPLES)  # and time for hypothesis to shrink a failure (5 minutes at most)
 def test_random_edits_cuts_and_restarts_converge_once_everyone_has_synced(
     live_and_proxy: tuple[LiveServer, FaultyProxy], tmp_path: Path
 ) -> None:
@@ -940,7 +945,7 @@ def test_random_edits_cuts_and_restarts_converge_once_everyone_has_synced(
     numbers = itertools.count()
 
     @settings(
-        max_examples=25,
+        max_examples=EXAMPLES,
         deadline=None,
         database=None,  # the server and the replicas live in tmp_path: nothing to replay from the repo
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

@@ -1,9 +1,11 @@
 """Follow-up e-mails after an event: drafted in the lead's language with the event, the products
-asked about and the next step; people already e-mailed for the event are left out; the screen
-queues the ticked e-mails as the rep edited them (on a real replica file)."""
+asked about and the next step; people already e-mailed for the event are left out, and people who
+have not agreed to e-mails are held back with the reason; the screen queues the ticked e-mails as
+the rep edited them and lists the held-back ones apart (on a real replica file)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +15,16 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from app.edits import InvalidEdit
-from app.followup import Draft, audience_drafts, compose, emails_of, event_drafts, language_for, send_drafts
+from app.followup import (
+    NO_EMAIL_CONSENT,
+    Draft,
+    audience_drafts,
+    compose,
+    emails_of,
+    event_drafts,
+    language_for,
+    send_drafts,
+)
 from app.i18n import Translator
 from app.models import Account, Activity, Campaign, Contact, EmailMessage, Product
 from app.replica import open_replica
@@ -83,10 +94,11 @@ def test_the_language_is_the_persons_else_the_customers_countrys(
 
 
 @pytest.fixture
-def replica(tmp_path: Path) -> Engine:
+def replica(tmp_path: Path) -> Iterator[Engine]:
     engine = open_replica(tmp_path / "device")
     create_sync_tables(engine)
-    return engine
+    yield engine
+    engine.dispose()
 
 
 def _fair(session: Session) -> dict[str, str]:
@@ -98,7 +110,12 @@ def _fair(session: Session) -> dict[str, str]:
     french = Account(name="Menuiserie Roux", billing_country="FR", origin="trade_fair", origin_campaign_id=fair.id)
     british = Account(name="Oak & Sons", billing_country="GB", origin="trade_fair", origin_campaign_id=fair.id)
     anne = Contact(
-        account_id=french.id, first_name="Anne", last_name="Roux", email="anne@roux.fr", origin_campaign_id=fair.id
+        account_id=french.id,
+        first_name="Anne",
+        last_name="Roux",
+        email="anne@roux.fr",
+        origin_campaign_id=fair.id,
+        consent_email=True,
     )
     paul = Contact(account_id=french.id, first_name="Paul", last_name="Roux", origin_campaign_id=fair.id)
     john = Contact(
@@ -108,8 +125,15 @@ def _fair(session: Session) -> dict[str, str]:
         email="john@oak.co.uk",
         language="en",
         origin_campaign_id=fair.id,
+        consent_email=True,
     )
-    lyon = Contact(account_id=british.id, last_name="Elsewhere", email="x@oak.co.uk", origin_campaign_id=other.id)
+    lyon = Contact(
+        account_id=british.id,
+        last_name="Elsewhere",
+        email="x@oak.co.uk",
+        origin_campaign_id=other.id,
+        consent_email=True,
+    )
     session.add_all([fair, other, drill, screw, french, british, anne, paul, john, lyon])
     session.add_all(
         [
@@ -194,7 +218,12 @@ def test_an_audience_is_written_to_at_its_primary_contact_else_its_first_with_an
     with Session(replica) as session:
         ids = _fair(session)
         primary = Contact(
-            account_id=ids["french"], last_name="Gérant", email="gerant@roux.fr", is_primary=True, language="fr"
+            account_id=ids["french"],
+            last_name="Gérant",
+            email="gerant@roux.fr",
+            is_primary=True,
+            language="fr",
+            consent_email=True,
         )
         nobody = Account(name="Sans E-mail SARL", billing_country="FR")
         session.add_all([primary, nobody, Contact(account_id=nobody.id, last_name="Muet")])
@@ -246,3 +275,89 @@ def test_with_nobody_to_write_to_the_screen_says_so() -> None:
     page = followup_page(Translator("en"), [], lambda _d: None, back=lambda: None)
     texts = [c.value for c in page.controls if hasattr(c, "value")]  # type: ignore[attr-defined]
     assert "No follow-up to write: everyone has had theirs or has no e-mail address." in texts
+
+
+def _without_consent(session: Session, ids: dict[str, str]) -> Contact:
+    """Someone met at the event who said no to e-mails (the rep unticked the box)."""
+    marie = Contact(
+        account_id=ids["french"],
+        first_name="Marie",
+        last_name="Roux",
+        email="marie@roux.fr",
+        origin_campaign_id=ids["fair"],
+        consent_email=False,
+    )
+    session.add(marie)
+    session.commit()
+    return marie
+
+
+def test_a_person_without_e_mail_consent_gets_no_draft_that_can_be_sent_but_is_listed_with_why(
+    replica: Engine,
+) -> None:
+    with Session(replica) as session:
+        ids = _fair(session)
+        marie = _without_consent(session, ids)
+        drafts = event_drafts(session, ids["fair"], "Alice")
+        assert [(d.contact_name, d.held_back) for d in drafts] == [
+            ("Anne Roux", None),
+            ("Marie Roux", NO_EMAIL_CONSENT),
+            ("John Oak", None),
+        ]
+        held = drafts[1]
+        assert held.contact_id == marie.id
+        # Neither the held draft nor one made to look sendable is queued, nor anything with it.
+        for attempt in (held, replace(held, held_back=None)):
+            with pytest.raises(InvalidEdit, match="Marie Roux: this person has not agreed to receive e-mails"):
+                send_drafts(session, [drafts[0], attempt], author_id=None)
+        # Nor one to her address without naming her.
+        with pytest.raises(InvalidEdit, match="not agreed"):
+            send_drafts(session, [replace(held, contact_id=None, held_back=None)], author_id=None)
+        assert session.exec(select(EmailMessage)).all() == []
+        assert session.exec(select(OutboxEntry)).all() == []
+
+
+def test_the_screen_lists_the_people_without_consent_apart_with_the_reason_and_sends_only_the_others(
+    replica: Engine,
+) -> None:
+    t = Translator("fr")
+    with Session(replica) as session:
+        ids = _fair(session)
+        marie = _without_consent(session, ids)
+        drafts = event_drafts(session, ids["fair"], "Alice")
+
+    def send(chosen: list[Draft]) -> str | None:
+        with Session(replica) as session:
+            send_drafts(session, chosen, author_id=None)
+        return None
+
+    page = followup_page(t, drafts, send, back=lambda: None)
+    form = page.data
+    assert isinstance(form, FollowupForm)
+    assert [card.draft.contact_name for card in form.cards] == ["Anne Roux", "John Oak"]
+    assert [d.contact_id for d in form.held] == [marie.id]
+    controls = page.controls  # type: ignore[attr-defined]
+    (shown,) = [c for c in controls if getattr(c, "identifier", None) == f"followup-held-{marie.id}"]
+    line = shown.content.controls[1].value
+    assert line == "Marie Roux <marie@roux.fr> · Menuiserie Roux : pas de consentement e-mail"
+    form.send()
+    assert form.message.value == "2 e-mail(s) prêt(s) à partir : ils partent dès que le réseau est là."
+    with Session(replica) as session:
+        assert sorted(e.to_address for e in session.exec(select(EmailMessage))) == ["anne@roux.fr", "john@oak.co.uk"]
+
+
+def test_an_audience_is_written_to_at_a_contact_who_agreed_and_a_customer_whose_people_refused_is_held(
+    replica: Engine,
+) -> None:
+    with Session(replica) as session:
+        ids = _fair(session)
+        # The primary contact refused e-mails; Anne agreed: the customer is written to at Anne's.
+        session.add(Contact(account_id=ids["french"], last_name="Gérant", email="gerant@roux.fr", is_primary=True))
+        refusing = Account(name="Refus SARL", billing_country="FR")
+        session.add_all([refusing, Contact(account_id=refusing.id, last_name="Non", email="non@refus.fr")])
+        session.commit()
+        drafts = audience_drafts(session, [ids["french"], refusing.id], "Alice")
+    assert [(d.account_name, d.to_address, d.held_back) for d in drafts] == [
+        ("Menuiserie Roux", "anne@roux.fr", None),
+        ("Refus SARL", "non@refus.fr", NO_EMAIL_CONSENT),
+    ]

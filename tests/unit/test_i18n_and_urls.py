@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from app.i18n import _MESSAGES, LANGUAGES, Translator
-from app.services import InvalidServerUrl, check_server_url
+from app.services import InvalidServerUrl, PlainHttpServer, check_server_url
 
 
 def test_every_message_exists_in_every_language() -> None:
@@ -37,3 +37,19 @@ def test_a_server_address_is_accepted_and_trimmed(typed: str) -> None:
 def test_a_wrong_server_address_is_refused(typed: str) -> None:
     with pytest.raises(InvalidServerUrl):
         check_server_url(typed)
+
+
+@pytest.mark.parametrize(
+    "typed", ["http://crm.example.com", "http://192.168.1.20:8000", "http://10.0.0.5", "http://[2001:db8::1]:8000"]
+)
+def test_plain_http_to_another_machine_is_refused_unless_allowed(typed: str) -> None:
+    with pytest.raises(PlainHttpServer, match="not encrypted"):
+        check_server_url(typed)
+    assert check_server_url(typed, allow_plain_http=True) == typed
+
+
+@pytest.mark.parametrize(
+    "typed", ["http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000", "https://crm.example.com"]
+)
+def test_https_and_this_machine_over_http_are_taken(typed: str) -> None:
+    assert check_server_url(typed) == typed
