@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlmodel import Session, col, select
 
+from app.credentials import replica_key
 from app.i18n import Translator
 from app.models import Account, Order
 from server.models import User
@@ -122,10 +123,15 @@ def _wait_text(locator: Any, expected: str, seconds: float = 45) -> None:
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_sign_in_sync_search_and_read_an_order_total_then_again_offline(
-    browser: Any, live_server: LiveServer, tmp_path: Path
+    browser: Any, live_server: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     account, order = _known_order(live_server)
     expected_total = Translator("fr").money(order.gross_amount, order.currency)
+    # The replica encrypted at rest (SQLCipher); no keyring here: its key in the private file,
+    # as the user may allow.
+    (tmp_path / "device").mkdir()
+    replica_key(tmp_path / "device", allow_file=True)
+    monkeypatch.setenv("TERRAIN_ENCRYPT_REPLICA", "1")
     app = start_app(tmp_path / "device", server_url=live_server.url)
     try:
         page, host = _open(browser, app.url)
@@ -164,6 +170,8 @@ def test_sign_in_sync_search_and_read_an_order_total_then_again_offline(
         page.close()
     finally:
         offline.stop()
+    stored = b"".join(f.read_bytes() for f in (tmp_path / "device").glob("replica.db*"))
+    assert len(stored) > 1_000_000 and account.name.encode() not in stored, "the customer's name is in clear"
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -257,8 +265,19 @@ def test_on_a_phone_the_app_has_bottom_tabs_and_speaks_english_when_asked(
         _wait_text(page.locator(f'[flt-semantics-identifier="price-{product.sku}"]'), price)
         host.get_by_role("tab", name="Settings").click()
         _wait_text(host.get_by_text(re.compile("Signed in as")), "Signed in as Bruno Keller")
-        host.get_by_role("radio", name="Français").click()
-        host.get_by_role("tab", name="Clients").wait_for(timeout=10_000)
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        # A tap the renderer drops while busy (seen once in a CI run) is tapped again: the same
+        # act, so an app that ignores it fails all three.
+        for _attempt in range(3):
+            host.get_by_role("radio", name="Français").click()
+            try:
+                host.get_by_role("tab", name="Clients").wait_for(timeout=10_000)
+                break
+            except PlaywrightTimeout:
+                assert host.get_by_role("tab", name="Customers").count() == 1
+        else:
+            raise AssertionError("the app stayed in English")
         assert host.get_by_text("Connecté en tant que Bruno Keller").count() == 1
         page.close()
     finally:
