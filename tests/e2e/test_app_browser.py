@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import keyring
 import pytest
+from keyring.backends import fail
 from sqlmodel import Session, col, select
 
 from app.credentials import replica_key
@@ -128,9 +130,17 @@ def test_sign_in_sync_search_and_read_an_order_total_then_again_offline(
     account, order = _known_order(live_server)
     expected_total = Translator("fr").money(order.gross_amount, order.currency)
     # The replica encrypted at rest (SQLCipher); no keyring here: its key in the private file,
-    # as the user may allow.
-    (tmp_path / "device").mkdir()
-    replica_key(tmp_path / "device", allow_file=True)
+    # as the user may allow. (keyring's own choice is pinned: a backend class defined by another
+    # test module would otherwise be chosen in this process, and the app would not see it.)
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
+    try:
+        (tmp_path / "device").mkdir()
+        replica_key(tmp_path / "device", allow_file=True)
+    finally:
+        keyring.set_keyring(previous)
+    assert (tmp_path / "device" / "session-token.json").exists()
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     monkeypatch.setenv("TERRAIN_ENCRYPT_REPLICA", "1")
     app = start_app(tmp_path / "device", server_url=live_server.url)
     try:
