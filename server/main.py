@@ -5,14 +5,16 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI, Request, status
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from server.db import get_engine
-from server.errors import ERROR_RESPONSES, ApiError, api_error_handler
+from server.errors import ERROR_RESPONSES, ApiError, ErrorBody, api_error_handler
 from server.limits import BodyLimit
 from server.mailer import mail_lifespan
+from server.migrate import current_revision, head_revision
 from server.nul import refuse_nul
 from server.routers import (
     accounts,
@@ -31,7 +33,13 @@ from server.routers import (
 )
 from server.settings import ServerSettings, get_settings
 
-__all__ = ["create_app"]
+__all__ = ["Readiness", "create_app"]
+
+
+class Readiness(BaseModel):
+    status: str
+    #: The database's migration revision, which is this server's.
+    schema_version: str
 
 
 def create_app(*, engine: Engine | None = None, settings: ServerSettings | None = None) -> FastAPI:
@@ -87,6 +95,34 @@ def create_app(*, engine: Engine | None = None, settings: ServerSettings | None 
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
+        """The process answers (for a liveness probe; says nothing of the database)."""
         return {"status": "ok"}
+
+    head = head_revision()
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        response_model=Readiness,
+        responses={503: {"model": ErrorBody, "description": "Not ready: the database is unreachable or behind"}},
+    )
+    def readyz() -> Readiness:
+        """Ready to serve: the database answers and its schema is the one this server needs."""
+        try:
+            current = current_revision(app.state.engine)
+        except SQLAlchemyError as exc:
+            raise ApiError(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"the database does not answer ({type(exc).__name__}): check TERRAIN_DATABASE_URL and the server",
+                code="database_unreachable",
+            ) from exc
+        if current != head:
+            raise ApiError(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"the database schema is at {current or 'nothing'}, this server needs {head}: "
+                "run terrain-server migrate",
+                code="schema_behind",
+            )
+        return Readiness(status="ready", schema_version=current or "")
 
     return app

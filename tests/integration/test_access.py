@@ -363,3 +363,28 @@ def test_a_managers_app_reads_a_customers_log_from_the_server(api: TestClient, t
     line = _audit_line(Translator("fr"), events[0])
     assert "manon · modification · Client" in line.value  # type: ignore[attr-defined]
     tablet.replica.dispose()
+
+
+def test_ready_only_with_the_database_answering_at_the_current_schema(database_url: str, tmp_path: Path) -> None:
+    from server.db import make_engine
+    from server.migrate import head_revision, upgrade
+
+    engine = make_engine(database_url)
+    try:
+        with TestClient(create_app(engine=engine, settings=settings_for(tmp_path))) as api:
+            behind = api.get("/readyz")  # an empty database: not migrated yet
+            assert behind.status_code == 503 and behind.json()["code"] == "schema_behind"
+            assert "terrain-server migrate" in behind.json()["detail"]
+            upgrade(engine, "0011")
+            assert api.get("/readyz").json()["code"] == "schema_behind"
+            upgrade(engine)
+            ready = api.get("/readyz")
+            assert ready.status_code == 200 and ready.json() == {"status": "ready", "schema_version": head_revision()}
+            assert api.get("/healthz").status_code == 200
+    finally:
+        engine.dispose()
+    dead = make_engine("postgresql+psycopg://postgres@127.0.0.1:9/nowhere?connect_timeout=1")
+    with TestClient(create_app(engine=dead, settings=settings_for(tmp_path))) as api:
+        down = api.get("/readyz")
+        assert down.status_code == 503 and down.json()["code"] == "database_unreachable"
+        assert api.get("/healthz").status_code == 200  # alive, not ready

@@ -454,6 +454,10 @@ def healthz(w: World) -> None:
     assert w.api.get("/healthz").json() == {"status": "ok"}  # public, and says nothing of anyone's data
 
 
+def readyz(w: World) -> None:
+    assert w.api.get("/readyz").json()["status"] == "ready"  # public: the schema version only
+
+
 CASES: dict[tuple[str, str], Callable[[World], None]] = {
     ("POST", "/api/v1/auth/token"): token,
     ("POST", "/api/v1/auth/logout"): logout,
@@ -491,6 +495,7 @@ CASES: dict[tuple[str, str], Callable[[World], None]] = {
     ("GET", "/api/v1/visits/{visit_id}"): visits_read,
     ("POST", "/api/v1/imports/{kind}"): imports,
     ("GET", "/healthz"): healthz,
+    ("GET", "/readyz"): readyz,
 }
 
 
