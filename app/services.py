@@ -312,6 +312,13 @@ class Device:
         return report, read.bad_rows
 
     # A manager's decisions on the server (online only).
+    def audit(self, account_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The server's audit log of a customer (managers; online only: SyncError otherwise)."""
+        events: list[dict[str, Any]] = self.engine.call(
+            "GET", "/api/v1/audit", params={"account_id": account_id, "limit": str(limit)}
+        )
+        return events
+
     def merge_proposals(self) -> list[dict[str, Any]]:
         """The open merge proposals the signed-in manager may decide (the server's answer)."""
         found: list[dict[str, Any]] = self.engine.call("GET", "/api/v1/merges", params={"status": "open"})

@@ -8,15 +8,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jwt
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from sqlmodel import Session
 
 from app.ids import utcnow
+from app.models import table_of
+from server.models import RefreshToken
 
 __all__ = [
     "AccessClaims",
     "InvalidToken",
     "hash_password",
+    "end_sessions",
     "hash_refresh_token",
     "issue_access_token",
     "new_refresh_token",
@@ -105,3 +110,13 @@ def new_refresh_token() -> str:
 def hash_refresh_token(token: str) -> str:
     # Refresh tokens are long random strings: a plain digest is enough to keep them unreadable.
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def end_sessions(session: Session, *, device_id: str | None = None, user_id: str | None = None) -> None:
+    """Revoke every live refresh token of a device, or of a user (in the caller's transaction):
+    their next refresh is refused and they sign in again with a password."""
+    table = table_of(RefreshToken)
+    column = table.c.device_id == device_id if device_id is not None else table.c.user_id == user_id
+    session.connection().execute(
+        sa.update(table).where(column, table.c.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )

@@ -445,12 +445,9 @@ class TerrainUI:
 
     async def _audit(self, account_id: str) -> list[dict[str, Any]] | str:
         try:
-            events: list[dict[str, Any]] = await asyncio.to_thread(
-                self.device.engine.call, "GET", "/api/v1/audit", params={"account_id": account_id, "limit": "100"}
-            )
+            return await asyncio.to_thread(self.device.audit, account_id)
         except SyncError as exc:
             return self.t("audit.offline", error=str(exc))
-        return events
 
     # -- trade fairs ----------------------------------------------------------------------
     def _event(self, event_id: str) -> ft.Control:

@@ -21,6 +21,7 @@ from server.models import Device, RefreshToken, User
 from server.numbering import DEVICE_NUMBER, next_number
 from server.scope import user_info
 from server.security import (
+    end_sessions,
     hash_refresh_token,
     issue_access_token,
     new_refresh_token,
@@ -120,14 +121,7 @@ def token(
         )
         if spent.rowcount != 1:
             # A spent token came back: someone else may hold a copy. End every session of the device.
-            session.connection().execute(
-                sa.update(table_of(RefreshToken))
-                .where(
-                    table_of(RefreshToken).c.device_id == stored.device_id,
-                    table_of(RefreshToken).c.revoked_at.is_(None),
-                )
-                .values(revoked_at=now)
-            )
+            end_sessions(session, device_id=stored.device_id)
             session.commit()
             raise ApiError(
                 status.HTTP_401_UNAUTHORIZED, "this session was used twice: sign in again", code="session_reused"
@@ -186,14 +180,7 @@ def logout(request: Request, session: SessionDep, user: CurrentUser) -> Response
     """End every session of the calling device: its refresh tokens stop working at once (its
     access token within minutes). The device keeps its data and signs in again with a password."""
     begin_write(session)
-    session.connection().execute(
-        sa.update(table_of(RefreshToken))
-        .where(
-            table_of(RefreshToken).c.device_id == request.state.device_id,
-            table_of(RefreshToken).c.revoked_at.is_(None),
-        )
-        .values(revoked_at=utcnow())
-    )
+    end_sessions(session, device_id=request.state.device_id)
     session.info[USER] = user.id
     record(session, action="sign_out", entity="device", row_id=request.state.device_id)
     session.commit()

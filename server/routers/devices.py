@@ -8,18 +8,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel
 from sqlmodel import col, select
 
 from app.ids import utcnow
-from app.models import table_of
 from server.audit import record
 from server.db import DEVICE, begin_write
 from server.deps import CurrentUser, Offset, SessionDep
-from server.models import Device, RefreshToken, Role, User
+from server.models import Device, Role, User
 from server.scope import scope_owner_ids
+from server.security import end_sessions
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
 
@@ -38,11 +37,6 @@ class DevicePublic(BaseModel):
     revoked_at: datetime | None
     #: Whether it is the device making this request.
     current: bool = False
-
-
-def _visible_users(session: SessionDep, user: User) -> list[str] | None:
-    """The users whose devices the caller sees: None for every user (admin)."""
-    return scope_owner_ids(session, user)
 
 
 def _public(device: Device, username: str, current_id: str | None) -> DevicePublic:
@@ -69,7 +63,7 @@ def list_devices(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[DevicePublic]:
     query = select(Device, User.username).join(User, col(User.id) == col(Device.user_id))
-    users = _visible_users(session, user)
+    users = scope_owner_ids(session, user)
     if users is not None:
         query = query.where(col(Device.user_id).in_(users))
     if user_id is not None:
@@ -86,19 +80,14 @@ def revoke_device(device_id: str, session: SessionDep, user: CurrentUser) -> Dev
     begin_write(session)
     device = session.get(Device, device_id)
     if device is None or (user.role != Role.admin and device.user_id != user.id):
-        visible = _visible_users(session, user)
+        visible = scope_owner_ids(session, user)
         if device is None or visible is None or device.user_id not in visible:
             raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only the device's user or an admin can revoke it")
     owner = session.get(User, device.user_id)
     if device.revoked_at is None:
-        now = utcnow()
-        device.revoked_at = now
-        session.connection().execute(
-            sa.update(table_of(RefreshToken))
-            .where(table_of(RefreshToken).c.device_id == device.id, table_of(RefreshToken).c.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
+        device.revoked_at = utcnow()
+        end_sessions(session, device_id=device.id)
         record(session, action="revoke", entity="device", row_id=device.id, detail=f"device of {device.user_id}")
         session.commit()
     return _public(device, owner.username if owner else "", session.info.get(DEVICE))

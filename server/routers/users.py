@@ -7,18 +7,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from sqlmodel import col, select
 
-from app.ids import utcnow
-from app.models import table_of
 from server.audit import record
 from server.db import begin_write
 from server.deps import CurrentAdmin, CurrentUser, Offset, SessionDep
-from server.models import RefreshToken, Role, User
-from server.security import hash_password, password_problem, verify_password
+from server.models import Role, User
+from server.security import end_sessions, hash_password, password_problem, verify_password
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
@@ -84,14 +81,6 @@ def _check_password(password: str, username: str) -> None:
         )
 
 
-def _end_sessions(session: SessionDep, user_id: str) -> None:
-    session.connection().execute(
-        sa.update(table_of(RefreshToken))
-        .where(table_of(RefreshToken).c.user_id == user_id, table_of(RefreshToken).c.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
-
-
 @router.get("/me", response_model=UserPublic)
 def read_me(user: CurrentUser) -> UserPublic:
     return _public(user)
@@ -153,7 +142,7 @@ def update_user(user_id: str, body: UserUpdate, session: SessionDep, admin: Curr
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name} cannot be null")
     user.sqlmodel_update(changes)
     if changes.get("active") is False:
-        _end_sessions(session, user.id)  # and every device of theirs wipes itself at its next contact
+        end_sessions(session, user_id=user.id)  # and every device of theirs wipes itself at its next contact
     record(session, action="change", entity="app_user", row_id=user.id, detail=", ".join(sorted(changes)) or None)
     session.commit()
     return _public(user)
@@ -174,7 +163,7 @@ def change_password(user_id: str, body: PasswordChange, session: SessionDep, cal
         )
     _check_password(body.new_password, user.username)
     user.password_hash = hash_password(body.new_password)
-    _end_sessions(session, user.id)
+    end_sessions(session, user_id=user.id)
     record(session, action="change", entity="app_user", row_id=user.id, detail="password")
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
