@@ -80,7 +80,12 @@ def run_demo() -> None:
     setup()
     signal.signal(signal.SIGTERM, _interrupt)  # stop both children on a plain kill too
     server_dir, device_dir = VAR / "server", VAR / "device"
-    env = {**os.environ, "TERRAIN_SERVER_DATA_DIR": str(server_dir), "TERRAIN_DATA_DIR": str(device_dir)}
+    env = {
+        "TERRAIN_LOG_FORMAT": "text",  # a terminal, not a log collector (the environment may say otherwise)
+        **os.environ,
+        "TERRAIN_SERVER_DATA_DIR": str(server_dir),
+        "TERRAIN_DATA_DIR": str(device_dir),
+    }
     if not (server_dir / "terrain-server.db").exists():
         print("loading the demo company into var/server/terrain-server.db", flush=True)
         _run(BIN / "terrain-server", "demo-data", "--seed", "42", env=env)

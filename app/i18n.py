@@ -20,6 +20,7 @@ from app.words import leads as leads_words
 from app.words import pipeline as pipeline_words
 from app.words import security as security_words
 from app.words import segments as segments_words
+from app.words import upgrades as upgrades_words
 
 __all__ = ["LANGUAGES", "Translator"]
 
@@ -549,7 +550,15 @@ _MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
-for _words in (leads_words, pipeline_words, followup_words, segments_words, security_words, access_words):
+for _words in (
+    leads_words,
+    pipeline_words,
+    followup_words,
+    segments_words,
+    security_words,
+    access_words,
+    upgrades_words,
+):
     _MESSAGES.update(_words.MESSAGES)
 
 

@@ -8,9 +8,13 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 from sqlmodel import select
+
+if TYPE_CHECKING:
+    from server.backup import Outcome
 
 __all__ = ["main"]
 
@@ -33,24 +37,41 @@ def _migrate(_args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from server.db import get_engine
     from server.main import create_app
     from server.migrate import upgrade
+    from server.observe import log_config, prepare_multiprocess_dir
+    from server.settings import get_settings
 
+    if args.workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return 2
     if not args.no_migrate:
         upgrade(_engine())
         _index_accounts_once()
     if bool(args.ssl_certfile) != bool(args.ssl_keyfile):
         print("error: --ssl-certfile and --ssl-keyfile go together", file=sys.stderr)
         return 2
+    if args.workers > 1:
+        get_engine().dispose()  # the workers start their own processes, connections and pools
+    prepare_multiprocess_dir(args.workers)  # the workers' metrics meet in PROMETHEUS_MULTIPROC_DIR
+    settings = get_settings()
+    log_level = (args.log_level or settings.log_level).lower()  # --log-level, else TERRAIN_LOG_LEVEL
     uvicorn.run(
-        create_app(),
+        # Several workers import the app themselves (each its own process, connections and pool).
+        "server.main:create_app" if args.workers > 1 else create_app(),
+        factory=args.workers > 1,
+        workers=args.workers,
         host=args.host,
         port=args.port,
-        log_level=args.log_level,
+        log_level=log_level,
+        log_config=log_config(settings.log_format, log_level),  # JSON lines with the request id
+        access_log=False,  # server/observe.py logs each request, with more
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
         proxy_headers=True,
         forwarded_allow_ips=args.forwarded_allow_ips,
+        timeout_worker_healthcheck=60,  # a worker still importing on a busy machine is not hung
     )
     return 0
 
@@ -241,6 +262,27 @@ def _send_mail(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup(args: argparse.Namespace) -> int:
+    from server.backup import backup_command
+
+    return _said(backup_command(Path(args.file), force=args.force))
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from server.backup import restore_command
+
+    backup = Path(args.file) if args.file else None
+    return _said(restore_command(backup, yes=args.yes, mark_restored_only=args.mark_restored))
+
+
+def _said(outcome: Outcome) -> int:
+    for line in outcome.out:
+        print(line)
+    for line in outcome.err:
+        print(line, file=sys.stderr)
+    return outcome.status
+
+
 def _date(text: str) -> date:
     return date.fromisoformat(text)
 
@@ -253,7 +295,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the schema at start")
-    serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (PostgreSQL: about one per core; they share nothing but the database)",
+    )
+    serve.add_argument("--log-level", help="debug, info, warning or error (default: TERRAIN_LOG_LEVEL, else info)")
     serve.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (PEM, with its chain)")
     serve.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
     serve.add_argument(
@@ -287,7 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     compact = commands.add_parser(
         "compact", help="drop change-log entries older than the retention; older devices re-sync from scratch"
     )
-    compact.add_argument("--older-than-days", type=int, default=30)
+    compact.add_argument(
+        "--older-than-days", type=float, default=30, help="retention (0: everything so far; 0.5: 12 hours)"
+    )
     compact.set_defaults(handler=_compact)
 
     imports = commands.add_parser("import", help="import accounts or orders from the ERP's CSV export")
@@ -304,6 +354,25 @@ def build_parser() -> argparse.ArgumentParser:
         "send-mail", help="send the reps' e-mails that are due now through the SMTP settings, once"
     )
     send_mail.set_defaults(handler=_send_mail)
+
+    backup = commands.add_parser(
+        "backup", help="copy the SQLite database into FILE, safely while the server runs (PostgreSQL: pg_dump)"
+    )
+    backup.add_argument("file")
+    backup.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    backup.set_defaults(handler=_backup)
+
+    restore = commands.add_parser(
+        "restore", help="put a backup in place of the SQLite database, the server stopped (PostgreSQL: pg_restore)"
+    )
+    restore.add_argument("file", nargs="?", help="a file written by `terrain-server backup`")
+    restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    restore.add_argument(
+        "--mark-restored",
+        action="store_true",
+        help="replace nothing: make every device pull the configured database afresh (after pg_restore)",
+    )
+    restore.set_defaults(handler=_restore)
 
     keys = commands.add_parser(
         "rebuild-duplicate-keys",

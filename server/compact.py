@@ -1,5 +1,11 @@
 """Change-log retention: entries older than the retention period are removed, and a device whose
-cursor predates them is told to start afresh (410) instead of silently missing deletes."""
+cursor predates them is told to start afresh (410) instead of silently missing deletes.
+
+Safe while reps sync: each batch is removed, and the horizon moved, in one transaction under
+the change-log lock, so no commit is numbered while the horizon moves; and a pull reads the
+horizon again after its entries (server/pull.py), so a page read while a batch went is refused
+rather than sent with holes.
+"""
 
 from __future__ import annotations
 
@@ -10,31 +16,49 @@ from sqlmodel import Session
 
 from app.ids import utcnow
 from app.models import table_of
-from server.db import lock_change_log
+from server.db import begin_write, lock_change_log
 from server.models import COMPACTED_THROUGH, ChangeLog, ServerState
 
-__all__ = ["compact_change_log", "compacted_through"]
+__all__ = ["BATCH", "compact_change_log", "compacted_through"]
+
+#: Entries removed per transaction: the change-log lock, which every writer waits for, is held
+#: for one batch at a time (tens of milliseconds), not for the whole compaction.
+BATCH = 20_000
 
 
 def compacted_through(session: Session) -> int:
-    state = session.get(ServerState, COMPACTED_THROUGH)
-    return int(state.value) if state else 0
+    """The horizon: the change log holds no entry at or before it. Read from the database
+    each time (never from the session's identity map: a compaction may just have moved it)."""
+    state = table_of(ServerState)
+    value = session.connection().execute(sa.select(state.c.value).where(state.c.key == COMPACTED_THROUGH)).scalar()
+    return int(value) if value is not None else 0
 
 
-def compact_change_log(*, session: Session, older_than: timedelta) -> int:
-    """Remove change-log entries older than `older_than`; returns how many went."""
-    lock_change_log(session)  # no commit numbers entries while the horizon moves
+def compact_change_log(*, session: Session, older_than: timedelta, batch: int = BATCH) -> int:
+    """Remove change-log entries older than `older_than`, a batch per transaction; returns how
+    many went."""
     log = table_of(ChangeLog)
     cutoff = utcnow() - older_than
     last = session.connection().execute(sa.select(sa.func.max(log.c.seq)).where(log.c.changed_at < cutoff)).scalar()
-    if last is None:
+    session.commit()
+    removed = 0
+    while last is not None:
+        begin_write(session)  # SQLite: the write lock first, as every writer takes it
+        lock_change_log(session)  # no commit numbers entries while the horizon moves
+        start = compacted_through(session)
+        first = session.connection().execute(sa.select(sa.func.min(log.c.seq)).where(log.c.seq > start)).scalar()
+        through = last if first is None else min(last, int(first) + batch - 1)
+        removed += session.connection().execute(sa.delete(log).where(log.c.seq <= through)).rowcount
+        _set_horizon(session, max(start, through))
         session.commit()
-        return 0
-    removed = session.connection().execute(sa.delete(log).where(log.c.seq <= last)).rowcount
+        if through >= last:
+            break
+    return removed
+
+
+def _set_horizon(session: Session, seq: int) -> None:
     state = session.get(ServerState, COMPACTED_THROUGH)
     if state is None:
-        session.add(ServerState(key=COMPACTED_THROUGH, value=str(last)))
+        session.add(ServerState(key=COMPACTED_THROUGH, value=str(seq)))
     else:
-        state.value = str(max(int(state.value), last))
-    session.commit()
-    return int(removed)
+        state.value = str(seq)

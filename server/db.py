@@ -80,7 +80,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 def get_engine() -> Engine:
     from server.settings import get_settings
 
-    return make_engine(get_settings().resolved_database_url())
+    settings = get_settings()
+    url = settings.resolved_database_url()
+    if url.startswith("sqlite"):
+        return make_engine(url)
+    return make_engine(url, pool_size=settings.database_pool_size, max_overflow=0)
 
 
 def record_changes(session: Session, changes: Iterable[PendingChange]) -> None:
@@ -190,6 +194,11 @@ def _collect_changes(session: Session, _ctx: UOWTransaction) -> None:
 @event.listens_for(ServerSession, "before_commit")
 def _write_change_log(session: Session) -> None:
     session.flush()
+    if session.in_nested_transaction():
+        # A savepoint's release: its changes wait for the transaction's own commit, so that the
+        # change-log lock, which orders every writer, is held from there to the commit only,
+        # not through a whole push. (`savepoint()` forgets them if the savepoint rolls back.)
+        return
     pending: list[PendingChange] = session.info.pop(_PENDING, [])
     fields: dict[tuple[str, str, str], tuple[int, str | None]] = session.info.pop(_FIELDS, {})
     if not pending and not fields:

@@ -573,7 +573,7 @@ def redirect_merged(session: Session, mutation: Mutation) -> Mutation:
         named = mutation.fields.get("account_id")
     else:
         return mutation
-    if not isinstance(named, str) or session.get(Account, named) is not None:
+    if not isinstance(named, str) or _account_exists(session, named):
         return mutation
     kept_id = merged_into(session, named)
     if kept_id is None or (kept := session.get(Account, kept_id)) is None:
@@ -581,6 +581,14 @@ def redirect_merged(session: Session, mutation: Mutation) -> Mutation:
     if mutation.entity == "account":
         return mutation.model_copy(update={"id": kept.id, "base_version": kept.version})
     return mutation.model_copy(update={"fields": {**mutation.fields, "account_id": kept.id}})
+
+
+def _account_exists(session: Session, account_id: str) -> bool:
+    # Not session.get: the account loaded whole and let go at once would be loaded again by the
+    # change itself (the session keeps only the records someone holds).
+    account = table_of(Account)
+    found = session.connection().execute(sa.select(account.c.id).where(account.c.id == account_id)).first()
+    return found is not None
 
 
 def merged_away_after_pull(session: Session, account_id: str, owners: list[str], pulled_through: int) -> bool:

@@ -19,10 +19,11 @@ from sqlmodel import Session
 
 from app.models import ENTITIES, Account, UTCDateTime, entity_table, table_of
 from server.compact import compacted_through
-from server.models import ChangeLog, User
+from server.models import COMPACTED_THROUGH, ChangeLog, ServerState, User
 from server.scope import scope_owner_ids
+from sync.wire import MAX_INTEGER
 
-__all__ = ["BadCursor", "CursorTooOld", "Page", "pull_page", "wire_row"]
+__all__ = ["BadCursor", "CursorAhead", "CursorTooOld", "Page", "pull_page", "wire_row"]
 
 _ENTITY_NAMES = list(ENTITIES)
 
@@ -33,6 +34,11 @@ class BadCursor(ValueError):
 
 class CursorTooOld(ValueError):
     """The change log no longer reaches back to this cursor: the device must pull afresh."""
+
+
+class CursorAhead(CursorTooOld):
+    """The cursor is past this server's change log: the server was restored from a backup older
+    than what the device saw, and the device must pull afresh (410, as for a cursor too old)."""
 
 
 #: A first pull reads records under accounts this many accounts at a time.
@@ -73,18 +79,32 @@ def _parse(cursor: str | None, current_seq: int) -> _Position:
             bound, last_seq = cursor[2:].split(".")
             pos = _Position(int(bound), False, last_seq=int(last_seq))
         else:
-            pos = _Position(current_seq, False, last_seq=int(cursor))
+            seq = int(cursor)
+            pos = _Position(max(current_seq, seq), False, last_seq=seq)
     except ValueError as exc:
         raise BadCursor(f"malformed cursor {cursor!r}") from exc
-    if not (0 <= pos.last_seq <= pos.bound <= current_seq and 0 <= pos.entity_index <= len(_ENTITY_NAMES)):
+    if not (0 <= pos.last_seq <= pos.bound <= MAX_INTEGER and 0 <= pos.entity_index <= len(_ENTITY_NAMES)):
         raise BadCursor(f"cursor {cursor!r} does not fit this server's change log")
+    if pos.bound > current_seq:  # a position this log never reached: it was put back from a backup
+        raise CursorAhead("this server's data is older than this device's: it was restored from a backup")
     return pos
 
 
-def _current_seq(session: Session) -> int:
-    log = table_of(ChangeLog)
-    newest = int(session.connection().execute(sa.select(sa.func.coalesce(sa.func.max(log.c.seq), 0))).scalar_one())
-    return max(newest, compacted_through(session))  # an emptied log still knows how far it went
+def _log_extent(session: Session) -> tuple[int, int]:
+    """The compaction horizon and the current sequence number, in one round trip."""
+    log, state = table_of(ChangeLog), table_of(ServerState)
+    newest, horizon = (
+        session.connection()
+        .execute(
+            sa.select(
+                sa.select(sa.func.max(log.c.seq)).scalar_subquery(),
+                sa.select(state.c.value).where(state.c.key == COMPACTED_THROUGH).scalar_subquery(),
+            )
+        )
+        .one()
+    )
+    horizon = int(horizon or 0)
+    return horizon, max(int(newest or 0), horizon)  # an emptied log still knows how far it went
 
 
 def _account_ids_subquery(owner_ids: list[str] | None) -> Any:
@@ -278,8 +298,9 @@ def _log_page(session: Session, owner_ids: list[str] | None, pos: _Position, lim
     for entity, ids in wanted.items():
         table = entity_table(entity)
         query_rows, json_indexes = _wire_select(conn, entity)
-        columns, found = _raw_rows(conn, query_rows.where(table.c.id.in_(ids)))
-        for record in _wire_rows(columns, found, json_indexes):
+        # A few records at a time here: the statement's compiled form is reused (not _raw_rows).
+        result = conn.execute(query_rows.where(table.c.id.in_(ids)))
+        for record in _wire_rows(list(result.keys()), result.all(), json_indexes):
             rows[(entity, record["id"])] = record
     in_scope = _accounts_in_scope(session, owner_ids, {_row_account(e, r) for (e, _), r in rows.items()})
     changes: list[dict[str, Any]] = []
@@ -336,14 +357,27 @@ def _accounts_in_scope(session: Session, owner_ids: list[str] | None, account_id
 
 def pull_page(*, session: Session, user: User, cursor: str | None, limit: int) -> Page:
     """One page of the user's changes after `cursor`, shaped as `sync.wire.PullPage`."""
-    pos = _parse(cursor, _current_seq(session))
-    if not pos.snapshot and pos.last_seq < compacted_through(session):
-        raise CursorTooOld(f"changes before {compacted_through(session)} are no longer kept")
+    horizon, current = _log_extent(session)
+    pos = _parse(cursor, current)
+    if not pos.snapshot and pos.last_seq < horizon:
+        raise CursorTooOld(f"changes before {horizon} are no longer kept")
     owner_ids = scope_owner_ids(session, user)
-    page = _snapshot_page(session, owner_ids, pos, limit) if pos.snapshot else _log_page(session, owner_ids, pos, limit)
+    if pos.snapshot:
+        page = _snapshot_page(session, owner_ids, pos, limit)
+    else:
+        page = _log_page(session, owner_ids, pos, limit)
+        # A compaction that committed while this page was read may have taken entries from
+        # under it (each statement sees what is committed when it starts): read the horizon
+        # again, after the entries. Moved past this cursor, the page may lack some: 410.
+        if pos.last_seq < (moved := compacted_through(session)):
+            raise CursorTooOld(f"changes before {moved} are no longer kept")
     if not cursor or cursor.isdigit():  # the first page of a pull says how much is coming
-        page["total"] = _total(session, owner_ids, pos)
+        page["total"] = _total(session, owner_ids, pos) if page["has_more"] else _count(page)
     return page
+
+
+def _count(page: Page) -> int:
+    return sum(len(c["rows"]) if "rows" in c else 1 for c in page["changes"])
 
 
 def _total(session: Session, owner_ids: list[str] | None, pos: _Position) -> int:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from platformdirs import user_data_dir
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["ServerSettings", "get_settings"]
@@ -33,6 +35,12 @@ class ServerSettings(BaseSettings):
     #: The largest request body taken (a push of 500 changes is far below); more is a 413.
     max_request_bytes: int = 8 * 1024 * 1024
     pull_page_max: int = 5000
+    #: Threads per server process that run requests (each holds a database connection while it
+    #: works); more than a handful only wait for Python's interpreter lock.
+    request_threads: int = Field(default=8, ge=1, le=200)
+    #: PostgreSQL connections each server process keeps open; a request waits (holding no
+    #: thread) while all are busy. Mind PostgreSQL's max_connections across processes.
+    database_pool_size: int = Field(default=15, ge=1, le=1000)
     pull_page_default: int = 1000
     #: The SMTP server the reps' e-mails leave through; empty: mail is off and e-mails wait.
     smtp_host: str = ""
@@ -47,6 +55,13 @@ class ServerSettings(BaseSettings):
     mail_from: str = ""
     #: How often the server process looks for e-mails to send (a push of e-mails wakes it too).
     mail_interval_seconds: float = 30.0
+    #: GET /metrics then needs `Authorization: Bearer <this>`; empty: /metrics is open (scrape it
+    #: from inside the network, block it at the proxy).
+    metrics_token: str = ""
+    #: `terrain-server serve`'s log lines: `json` (one object a line, for a log collector) or `text`
+    #: (for a person at a terminal); and from which level (debug, info, warning, error).
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "info"
 
     def resolved_mail_from(self) -> str:
         """The sender's address: MAIL_FROM, else the SMTP user name when it is an address."""

@@ -33,9 +33,10 @@ from sync.errors import (
     SyncError,
     Throttled,
     TransportError,
+    UpdateRequired,
 )
 from sync.state import OutboxEntry, SyncConflict, create_sync_tables, read_state, write_state
-from sync.wire import SCHEMA_VERSION, PushResponse, TokenResponse, UserInfo
+from sync.wire import SCHEMA_HEADER, SCHEMA_VERSION, PushResponse, TokenResponse, UserInfo
 
 __all__ = ["PullProgress", "PullReport", "PushReport", "SyncEngine", "SyncReport", "TokenStore"]
 
@@ -296,14 +297,20 @@ class SyncEngine:
 
     # -- HTTP ----------------------------------------------------------------------------
     def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        # Every request names this app's schema: the server refuses one outside its window.
+        headers = {SCHEMA_HEADER: str(SCHEMA_VERSION), **kwargs.pop("headers", {})}
         try:
-            response = self.http.request(method, url, **kwargs)
+            response = self.http.request(method, url, headers=headers, **kwargs)
         except httpx.TimeoutException as exc:
             raise TransportError(f"the server at {self.http.base_url} did not answer in time") from exc
         except httpx.HTTPError as exc:
             raise TransportError(f"cannot reach the server at {self.http.base_url}: {exc}") from exc
         if response.status_code >= 500:
             raise ServerError(f"the server failed ({response.status_code}): try again later")
+        if response.status_code == 426:
+            raise UpdateRequired(
+                f"update the app: the server no longer accepts this version ({self._detail(response)})"
+            )
         return response
 
     @staticmethod

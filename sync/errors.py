@@ -7,7 +7,8 @@ SyncError
 │   └── Throttled       too many wrong passwords lately: wait before trying again
 ├── ServerError         the server answered with an error of its own (5xx)
 ├── RequestRejected     the server refused the request as malformed (4xx), with its reason
-└── CursorExpired       the cursor is older than the server keeps: start from scratch
+├── CursorExpired       the cursor is older than the server keeps: start from scratch
+└── UpdateRequired      the server no longer takes this version of the app (426): update it
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = [
     "SyncError",
     "Throttled",
     "TransportError",
+    "UpdateRequired",
 ]
 
 
@@ -55,3 +57,8 @@ class RequestRejected(SyncError):
 
 class CursorExpired(SyncError):
     pass
+
+
+class UpdateRequired(SyncError):
+    """The server answered 426: this app's sync schema is older than it takes. Nothing was
+    sent nor changed (the outbox waits); only an updated app syncs again."""

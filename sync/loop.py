@@ -4,7 +4,9 @@ The device syncs at start, shortly after each local write (debounced, so a burst
 one sync), every few minutes, and as soon as the server answers again after being out of
 reach. After a failure it waits longer each time (exponential backoff with jitter, so a
 sales force coming back online does not knock on the server at the same instant). While the
-server is out of reach, a cheap health probe watches for its return.
+server is out of reach, a cheap health probe watches for its return. A server that no longer
+takes this version of the app (`UpdateRequired`) is asked again only every `update_retry`
+seconds, or when the rep asks for a sync: local writes wait in the outbox meanwhile.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+
+from sync.errors import UpdateRequired
 
 __all__ = ["SyncLoop", "SyncSchedule"]
 
@@ -26,17 +30,21 @@ class SyncSchedule:
     base_backoff: float = 2.0
     max_backoff: float = 300.0
     probe_interval: float = 5.0
+    #: How long to wait before asking again a server that refused this app's version.
+    update_retry: float = 3600.0
     random: Callable[[], float] = field(default=random.random)
     next_at: float = 0.0
     probe_at: float = 0.0
     failures: int = 0
     offline: bool = False
+    #: The server refused this app's version: no sync until `update_retry` or the rep asks.
+    needs_update: bool = False
 
     def started(self, now: float) -> None:
         self.next_at = now
 
     def succeeded(self, now: float) -> None:
-        self.failures, self.offline = 0, False
+        self.failures, self.offline, self.needs_update = 0, False, False
         self.next_at = now + self.period
 
     def failed(self, now: float, *, unreachable: bool) -> None:
@@ -47,11 +55,18 @@ class SyncSchedule:
         ceiling = min(self.max_backoff, self.base_backoff * 2 ** (self.failures - 1))
         self.next_at = now + ceiling * (0.5 + self.random() / 2)
 
+    def update_required(self, now: float) -> None:
+        """The server refuses this app's version: retrying soon cannot help."""
+        self.failures += 1
+        self.offline, self.needs_update = False, True
+        self.next_at = now + self.update_retry
+
     def wrote_locally(self, now: float) -> None:
-        self.next_at = min(self.next_at, now + self.debounce) if not self.offline else self.next_at
+        if not (self.offline or self.needs_update):
+            self.next_at = min(self.next_at, now + self.debounce)
 
     def server_back(self, now: float) -> None:
-        self.failures, self.offline = 0, False
+        self.failures, self.offline, self.needs_update = 0, False, False
         self.next_at = now
 
     def due_at(self) -> float:
@@ -113,6 +128,9 @@ class SyncLoop:
             writes_before = self._writes
             try:
                 reached = await self.sync_once()
+            except UpdateRequired:  # the engine recorded why, for the screen to say
+                self.schedule.update_required(loop.time())
+                continue
             except Exception:  # noqa: BLE001  (any failure backs off; the engine recorded why)
                 self.schedule.failed(loop.time(), unreachable=False)
                 continue

@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "MAX_INTEGER",
+    "OLDEST_CLIENT_SCHEMA",
     "PUSH_MAX_MUTATIONS",
+    "SCHEMA_HEADER",
     "SCHEMA_VERSION",
     "Change",
     "FieldConflict",
@@ -22,8 +24,33 @@ __all__ = [
     "UserInfo",
 ]
 
-#: Bumped when the shape of synced records changes; sent by devices with every push.
+#: Bumped when the shape of synced records changes; sent by devices with every request (the
+#: `SCHEMA_HEADER` header) and in the body of every push.
+#:
+#: A server takes devices of its own version and of the two before it (`OLDEST_CLIENT_SCHEMA`),
+#: so that servers are updated first and the reps' apps follow over weeks. An older device is
+#: answered 426 (code `client_too_old`: update the app), a newer one 400 (code `server_too_old`:
+#: update the server first). What makes that window safe: each change of the synced shape is
+#: additive for two versions:
+#:
+#: - a new column is nullable or has a default, on the server's tables (a server_default, for
+#:   a server one release older that runs against the migrated database) and in the mutation
+#:   schemas of `app.mutations` / `app.models` (an older device does not send it: the server
+#:   fills the default);
+#: - a device ignores what it does not know in a pulled page: columns (`_TableWriter` takes
+#:   its own columns by name), entities, keys of the page; a column it knows that the server
+#:   does not send gets the device's default;
+#: - a column, entity or field is removed, or changes meaning, only two versions after the
+#:   devices stopped using it (so no device in the window still sends or reads it), and a
+#:   rename is an addition now and a removal two versions later.
+#:
+#: tests/integration/test_upgrades.py checks each part of this.
 SCHEMA_VERSION = 1
+#: The oldest device schema a server takes: two versions back (see SCHEMA_VERSION).
+OLDEST_CLIENT_SCHEMA = SCHEMA_VERSION - 2
+#: The request header that carries the device's SCHEMA_VERSION (a request without it, from
+#: an app older than the header, is taken: those are all of schema 1).
+SCHEMA_HEADER = "Terrain-Schema-Version"
 #: The largest integer SQLite and PostgreSQL's bigint hold: a bigger number a request carries
 #: is refused (422) where it arrives, not by the database driver in the middle of a write.
 MAX_INTEGER = 2**63 - 1

@@ -179,11 +179,12 @@ class LiveServer:
         self.thread.join(10)
 
 
-def start_live_server(engine: Engine, tmp_path: Path, port: int | None = None) -> LiveServer:
+def start_live_server(
+    engine: Engine, tmp_path: Path, port: int | None = None, settings: ServerSettings | None = None
+) -> LiveServer:
     port = port or free_port()
-    config = uvicorn.Config(
-        create_app(engine=engine, settings=settings_for(tmp_path)), host="127.0.0.1", port=port, log_level="warning"
-    )
+    app = create_app(engine=engine, settings=settings or settings_for(tmp_path))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -342,6 +342,8 @@ class TerrainUI:
             status = t("sync.offline_short")
         elif snapshot.error_kind == "AuthError":
             status = t("sync.sign_in_again")
+        elif snapshot.error_kind == "UpdateRequired":
+            status = t("sync.update_required")
         elif snapshot.error:
             status = t("sync.error", error=snapshot.error)
         elif snapshot.last_sync_at:

@@ -36,6 +36,9 @@ def run_migrations() -> None:
         include_object=_include_object,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # Each revision commits on its own: one may step out of its transaction to build an
+        # index CONCURRENTLY (`op.get_context().autocommit_block()`), never taking the others with it.
+        transaction_per_migration=True,
     )
     with context.begin_transaction():
         context.run_migrations()

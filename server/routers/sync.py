@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 
+from server import observe
 from server.audit import read_in_bulk
-from server.deps import CurrentUser, SessionDep
-from server.pull import BadCursor, CursorTooOld, pull_page
+from server.deps import CurrentUser, SessionDep, check_client_schema, client_schema
+from server.pull import BadCursor, CursorAhead, CursorTooOld, pull_page
 from server.push import apply_push
-from sync.wire import SCHEMA_VERSION, PullPage, PushRequest, PushResponse
+from sync.wire import PullPage, PushRequest, PushResponse
 
-router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
+#: Every request names the app's schema (header); a device outside the server's window is refused.
+router = APIRouter(prefix="/api/v1/sync", tags=["sync"], dependencies=[Depends(client_schema)])
 
 
 @router.get("/pull", response_model=PullPage)
@@ -31,10 +33,13 @@ def pull(
         page = pull_page(session=session, user=user, cursor=cursor, limit=size)
     except BadCursor as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{exc}: pull again without a cursor") from exc
+    except CursorAhead as exc:  # the server was restored from a backup
+        raise HTTPException(status.HTTP_410_GONE, f"{exc}; pull again without a cursor") from exc
     except CursorTooOld as exc:
         raise HTTPException(status.HTTP_410_GONE, f"{exc}: pull again without a cursor") from exc
     records = sum(len(c["rows"]) if "rows" in c else 1 for c in page["changes"])
     read_in_bulk(session, "sync", records, "pull")  # a first sync, or a long absence
+    observe.record_pull(records)
     # Rows go out as they are read, without a pydantic round-trip per field: this is the hot path.
     body = orjson.dumps(page, option=orjson.OPT_UTC_Z)
     return Response(content=body, media_type="application/json")
@@ -45,10 +50,7 @@ def push(request: Request, session: SessionDep, user: CurrentUser, body: PushReq
     """Apply the device's mutations; each gets its own answer, and a retry is answered, not re-applied."""
     if body.client_id != request.state.device_id:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "client_id is not the device this token was given to")
-    if body.schema_version != SCHEMA_VERSION:
-        raise HTTPException(
-            status.HTTP_426_UPGRADE_REQUIRED, "this version of the app is too old for the server: please update it"
-        )
+    check_client_schema(body.schema_version)  # the body's, as every app has sent it since the first
     answer = apply_push(
         session=session,
         user=user,
@@ -56,6 +58,7 @@ def push(request: Request, session: SessionDep, user: CurrentUser, body: PushReq
         push=body,
         approval_bp=request.app.state.settings.quote_approval_discount_bp,
     )
+    observe.record_push(answer.results)
     sender = getattr(request.app.state, "mail_sender", None)
     if sender is not None:
         emails = {m.mid for m in body.mutations if m.entity == "email_message"}

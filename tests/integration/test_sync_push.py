@@ -20,6 +20,7 @@ from server.models import ChangeLog, ProcessedMutation, User
 from sync.engine import SyncEngine
 from sync.errors import TransportError
 from sync.state import OutboxEntry
+from sync.wire import OLDEST_CLIENT_SCHEMA
 from tests.conftest import ProxiedApi
 from tests.faults import Cut
 
@@ -282,7 +283,8 @@ def test_a_rep_cannot_push_changes_to_another_reps_records(api: TestClient, tmp_
         assert session.get(Account, theirs.id).notes == theirs.notes  # type: ignore[union-attr]
     other_device = dict(body, client_id="someone-elses-device")
     assert api.post("/api/v1/sync/push", json=other_device, headers=headers).status_code == 403
-    assert api.post("/api/v1/sync/push", json=dict(body, schema_version=0), headers=headers).status_code == 426
+    too_old = dict(body, schema_version=OLDEST_CLIENT_SCHEMA - 1)
+    assert api.post("/api/v1/sync/push", json=too_old, headers=headers).status_code == 426
     assert _count(_server(api), ProcessedMutation, ProcessedMutation.mid > 10_000) == 3
 
 

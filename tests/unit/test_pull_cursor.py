@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.pull import BadCursor, _parse, _Position
+from server.pull import BadCursor, CursorAhead, _parse, _Position
 
 
 def test_no_cursor_starts_a_snapshot_bounded_by_the_current_sequence() -> None:
@@ -27,8 +27,14 @@ def test_page_tokens_round_trip() -> None:
 
 @pytest.mark.parametrize(
     "cursor",
-    ["x", "s.1.2", "d.a.b", "43", "-1", "s.1.x.y", "q.1.2.3", "d.50.3", "d.5.9", "s.5.99.x", "s.43.0.", "d.5.-1"],
+    ["x", "s.1.2", "d.a.b", "-1", "s.1.x.y", "q.1.2.3", "d.5.9", "s.5.99.x", "s.43.0.", "d.5.-1", "9" * 20],
 )
 def test_a_cursor_this_server_did_not_make_is_refused(cursor: str) -> None:
     with pytest.raises(BadCursor):
+        _parse(cursor, 42)
+
+
+@pytest.mark.parametrize("cursor", ["43", "d.50.3", "s.50.1.a.b"])
+def test_a_cursor_past_this_servers_log_means_it_was_restored_from_a_backup(cursor: str) -> None:
+    with pytest.raises(CursorAhead):
         _parse(cursor, 42)
