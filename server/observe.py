@@ -293,6 +293,8 @@ class RequestIdFilter(logging.Filter):
 
 #: uvicorn's records carry a coloured copy of their message: not for a log collector.
 _NOT_LOGGED = {"color_message"}
+#: A record's own attributes: what is not among them came with `extra=`.
+_STANDARD = {*logging.makeLogRecord({}).__dict__, "message", "asctime", "taskName", *_NOT_LOGGED}
 
 
 class JsonFormatter(OrjsonFormatter):
@@ -304,16 +306,13 @@ class JsonFormatter(OrjsonFormatter):
         super().__init__(
             "%(levelname)s %(name)s %(process)s %(message)s",
             rename_fields={"levelname": "level", "name": "logger", "process": "pid"},
-            reserved_attrs=[*logging.makeLogRecord({}).__dict__, "message", "asctime", "taskName", *_NOT_LOGGED],
+            reserved_attrs=sorted(_STANDARD),
         )
 
     def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
         moment = datetime.fromtimestamp(record.created, UTC)
         log_data["time"] = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         super().add_fields(log_data, record, message_dict)
-
-
-_STANDARD = {*logging.makeLogRecord({}).__dict__, "message", "asctime", "taskName", *_NOT_LOGGED}
 
 
 class TextFormatter(logging.Formatter):

@@ -23,7 +23,7 @@ from server.models import COMPACTED_THROUGH, ChangeLog, ServerState, User
 from server.scope import scope_owner_ids
 from sync.wire import MAX_INTEGER
 
-__all__ = ["BadCursor", "CursorAhead", "CursorTooOld", "Page", "pull_page", "wire_row"]
+__all__ = ["BadCursor", "CursorAhead", "CursorTooOld", "Page", "page_records", "pull_page", "wire_row"]
 
 _ENTITY_NAMES = list(ENTITIES)
 
@@ -372,11 +372,12 @@ def pull_page(*, session: Session, user: User, cursor: str | None, limit: int) -
         if pos.last_seq < (moved := compacted_through(session)):
             raise CursorTooOld(f"changes before {moved} are no longer kept")
     if not cursor or cursor.isdigit():  # the first page of a pull says how much is coming
-        page["total"] = _total(session, owner_ids, pos) if page["has_more"] else _count(page)
+        page["total"] = _total(session, owner_ids, pos) if page["has_more"] else page_records(page)
     return page
 
 
-def _count(page: Page) -> int:
+def page_records(page: Page) -> int:
+    """How many records a page sends."""
     return sum(len(c["rows"]) if "rows" in c else 1 for c in page["changes"])
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from server import observe
 from server.audit import read_in_bulk
 from server.deps import CurrentUser, SessionDep, check_client_schema, client_schema
-from server.pull import BadCursor, CursorAhead, CursorTooOld, pull_page
+from server.pull import BadCursor, CursorTooOld, page_records, pull_page
 from server.push import apply_push
 from sync.wire import PullPage, PushRequest, PushResponse
 
@@ -33,11 +33,9 @@ def pull(
         page = pull_page(session=session, user=user, cursor=cursor, limit=size)
     except BadCursor as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{exc}: pull again without a cursor") from exc
-    except CursorAhead as exc:  # the server was restored from a backup
-        raise HTTPException(status.HTTP_410_GONE, f"{exc}; pull again without a cursor") from exc
-    except CursorTooOld as exc:
+    except CursorTooOld as exc:  # compacted past it, or a server restored from a backup (CursorAhead)
         raise HTTPException(status.HTTP_410_GONE, f"{exc}: pull again without a cursor") from exc
-    records = sum(len(c["rows"]) if "rows" in c else 1 for c in page["changes"])
+    records = page_records(page)
     read_in_bulk(session, "sync", records, "pull")  # a first sync, or a long absence
     observe.record_pull(records)
     # Rows go out as they are read, without a pydantic round-trip per field: this is the hot path.

@@ -34,7 +34,7 @@ from tests.conftest import LiveServer, _drop_pg_database, start_live_server
 from tests.integration.test_cli import terrain_server
 from tests.integration.test_sync_pull import _replica_rows, _scope_rows
 
-RESTORED = "this server's data is older than this device's: it was restored from a backup; pull again without a cursor"
+RESTORED = "this server's data is older than this device's: it was restored from a backup: pull again without a cursor"
 CHECKED = ("account", "contact", "activity")
 
 
