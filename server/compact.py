@@ -46,7 +46,8 @@ def compact_change_log(*, session: Session, older_than: timedelta, batch: int = 
         begin_write(session)  # SQLite: the write lock first, as every writer takes it
         lock_change_log(session)  # no commit numbers entries while the horizon moves
         start = compacted_through(session)
-        first = session.connection().execute(sa.select(sa.func.min(log.c.seq)).where(log.c.seq > start)).scalar()
+        # From the oldest entry, which may lie below the horizon (a restore's fence keeps them).
+        first = session.connection().execute(sa.select(sa.func.min(log.c.seq))).scalar()
         through = last if first is None else min(last, int(first) + batch - 1)
         removed += session.connection().execute(sa.delete(log).where(log.c.seq <= through)).rowcount
         _set_horizon(session, max(start, through))

@@ -47,6 +47,8 @@ SQLITE_BUSY_MS = 60_000
 CHANGE_LOG_LOCK = 0x7465727261696E  # "terrain"
 _PENDING = "terrain_pending_changes"
 _FIELDS = "terrain_field_changes"
+#: How many of the queued changes already have their audit events (written at each savepoint).
+_AUDITED = "terrain_audited_changes"
 #: session.info key: the device the session's changes come from (set from the access token).
 DEVICE = "terrain_device_id"
 _BOOKKEEPING = frozenset({"id", "version", "updated_at", "created_at"})
@@ -198,9 +200,13 @@ def _write_change_log(session: Session) -> None:
         # A savepoint's release: its changes wait for the transaction's own commit, so that the
         # change-log lock, which orders every writer, is held from there to the commit only,
         # not through a whole push. (`savepoint()` forgets them if the savepoint rolls back.)
+        # Their audit events, which need no lock, are written now: one push's mutation at a
+        # time, so that a long push is audited record by record, as its savepoints made them.
+        _audit_queued(session)
         return
     pending: list[PendingChange] = session.info.pop(_PENDING, [])
     fields: dict[tuple[str, str, str], tuple[int, str | None]] = session.info.pop(_FIELDS, {})
+    audited: int = session.info.pop(_AUDITED, 0)
     if not pending and not fields:
         return
     lock_change_log(session)
@@ -226,7 +232,15 @@ def _write_change_log(session: Session) -> None:
     ]
     # The lock, held until commit, hands the numbers below out in commit order.
     session.connection().execute(sa.insert(table_of(ChangeLog)), rows)
-    changes_to_events(session, pending, now)
+    changes_to_events(session, pending[audited:], now)
+
+
+def _audit_queued(session: Session) -> None:
+    pending: list[PendingChange] = session.info.get(_PENDING, [])
+    audited: int = session.info.get(_AUDITED, 0)
+    if len(pending) > audited:
+        changes_to_events(session, pending[audited:], utcnow())
+        session.info[_AUDITED] = len(pending)
 
 
 def _write_field_changes(session: Session, fields: dict[tuple[str, str, str], tuple[int, str | None]]) -> None:
@@ -250,12 +264,15 @@ def _forget_changes(session: Session, previous: SessionTransaction) -> None:
         return  # a savepoint: `savepoint()` puts back what was queued before it
     session.info.pop(_PENDING, None)
     session.info.pop(_FIELDS, None)
+    session.info.pop(_AUDITED, None)
 
 
 @contextmanager
 def savepoint(session: Session) -> Iterator[None]:
     """A savepoint whose rollback also forgets the change-log rows queued inside it."""
-    pending = list(session.info.get(_PENDING, []))
+    session.flush()  # what came before the savepoint stays, whatever happens inside it
+    queued = len(session.info.get(_PENDING, []))  # a long push queues many: no copy of them
+    audited = session.info.get(_AUDITED, 0)
     fields = dict(session.info.get(_FIELDS, {}))
     nested = session.begin_nested()
     try:
@@ -263,7 +280,8 @@ def savepoint(session: Session) -> Iterator[None]:
         nested.commit()
     except BaseException:
         nested.rollback()
-        session.info[_PENDING] = pending
+        del session.info.setdefault(_PENDING, [])[queued:]
+        session.info[_AUDITED] = audited
         session.info[_FIELDS] = fields
         raise
 

@@ -14,6 +14,7 @@ migrated by a newer server (`schema_state` says "ahead"), which this server serv
 from __future__ import annotations
 
 import re
+import time
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -22,7 +23,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 __all__ = [
     "SchemaState",
@@ -71,7 +72,7 @@ def upgrade(engine: Engine, revision: str = "head", *, script_location: Path | s
     with engine.connect() as connection:
         postgres = connection.dialect.name == "postgresql"
         if postgres:
-            connection.exec_driver_sql(f"SELECT pg_advisory_lock({_MIGRATION_LOCK})")
+            _wait_for_lock(connection)
         try:
             current = MigrationContext.configure(connection).get_current_revision()
             connection.commit()  # Alembic begins each revision's transaction itself
@@ -85,6 +86,18 @@ def upgrade(engine: Engine, revision: str = "head", *, script_location: Path | s
             if postgres:
                 connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_MIGRATION_LOCK})")
                 connection.commit()
+
+
+def _wait_for_lock(connection: Connection) -> None:
+    """Take the migration lock (session level), asking again until free. Not a blocking wait:
+    a waiting statement holds a snapshot, and an index built CONCURRENTLY by the process that
+    migrates would wait for that snapshot to end, while this one waits for its lock."""
+    while True:
+        taken = connection.exec_driver_sql(f"SELECT pg_try_advisory_lock({_MIGRATION_LOCK})").scalar()
+        connection.commit()
+        if taken:
+            return
+        time.sleep(0.2)
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -142,8 +142,10 @@ def prepare_multiprocess_dir(workers: int) -> Path | None:
     if configured:
         directory = Path(configured)
         directory.mkdir(parents=True, exist_ok=True)
+        own = f"_{os.getpid()}.db"  # opened already when this module was imported: still in use
         for stale in directory.glob("*.db"):
-            stale.unlink(missing_ok=True)
+            if not stale.name.endswith(own):
+                stale.unlink(missing_ok=True)
         return directory
     if workers <= 1:
         return None

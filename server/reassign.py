@@ -15,6 +15,13 @@ def reassign_account(*, session: Session, account: Account, owner_id: str) -> No
     old_owner = account.owner_id
     if old_owner == owner_id:
         return
+    # The account's row first, then the change-log lock: the order a push takes them in (its
+    # rows as it applies, the lock at its commit). The other order would deadlock with a push
+    # changing this account. (FOR NO KEY UPDATE, as the owner's change takes: a record being
+    # added under the account holds a key-share lock on it, which does not stop this.)
+    table = entity_table("account")
+    row = sa.select(table.c.id).where(table.c.id == account.id).with_for_update(key_share=True)
+    session.connection().execute(row)
     # Under the lock, no record can be added to the account unseen between the listing below
     # and this commit: it would be logged for the old owner only.
     lock_change_log(session)

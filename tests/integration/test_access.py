@@ -327,6 +327,34 @@ def test_changes_exports_and_bulk_reads_are_in_the_audit_log_for_managers(api: T
         assert session.exec(select(sa.func.count()).select_from(AuditEvent)).one() >= 2
 
 
+def test_a_long_push_is_audited_record_by_record(api: TestClient) -> None:
+    """Each mutation of a push is its own savepoint: its events are written there, one per record,
+    not grouped with the whole push's (more than 20 of a kind become one event with a count)."""
+    device_id = str(uuid.uuid4())
+    alice = sign_in(api, "alice", device_id=device_id)
+    account = api.get("/api/v1/accounts", headers=alice, params={"limit": 1}).json()[0]
+    ids = [str(uuid.uuid4()) for _ in range(30)]
+    mutations = [
+        {
+            "mid": n + 1,
+            "entity": "activity",
+            "id": activity_id,
+            "op": "create",
+            "fields": {"account_id": account["id"], "occurred_at": "2026-11-20T09:00:00Z", "summary": f"appel {n}"},
+        }
+        for n, activity_id in enumerate(ids)
+    ]
+    pushed = api.post(
+        "/api/v1/sync/push",
+        headers=alice,
+        json={"client_id": device_id, "schema_version": 1, "mutations": mutations},
+    )
+    assert [r["status"] for r in pushed.json()["results"]] == ["applied"] * 30
+    events = api.get("/api/v1/audit", headers=sign_in(api, "manon"), params={"account_id": account["id"]}).json()
+    created = {e["row_id"]: e["count"] for e in events if e["entity"] == "activity"}
+    assert {activity_id: created.get(activity_id) for activity_id in ids} == dict.fromkeys(ids, 1)
+
+
 def test_a_body_over_the_limit_is_refused_before_it_is_read(live_server: LiveServer) -> None:
     with httpx.Client(base_url=live_server.url, timeout=60) as client:
         headers = sign_in(client, "alice")
