@@ -33,7 +33,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from server.compact import log_extent, set_horizon
+from server.db import begin_write, lock_change_log
+from server.models import COMPACTED_THROUGH
 
 __all__ = [
     "FENCE_GAP",
@@ -54,9 +59,6 @@ __all__ = [
 #: cursor is at most the replaced database's last position, unless that database is gone too
 #: (a lost disk): this margin covers a billion changes made after the backup.
 FENCE_GAP = 1_000_000_000
-#: server_state key of the compacted horizon (server.models.COMPACTED_THROUGH; not imported:
-#: the backup commands do not load the models).
-_COMPACTED_THROUGH = "change_log_compacted_through"
 #: How long the backup waits for SQLite's locks (a checkpoint, a schema change).
 _BUSY_SECONDS = 60.0
 _POSTGRESQL_HELP = """\
@@ -126,7 +128,7 @@ def _position(conn: sqlite3.Connection) -> int:
     newest = int(conn.execute("SELECT coalesce(max(seq), 0) FROM change_log").fetchone()[0])
     if "server_state" not in _tables(conn):
         return newest
-    row = conn.execute("SELECT value FROM server_state WHERE key = ?", (_COMPACTED_THROUGH,)).fetchone()
+    row = conn.execute("SELECT value FROM server_state WHERE key = ?", (COMPACTED_THROUGH,)).fetchone()
     return max(newest, int(row[0]) if row else 0)
 
 
@@ -212,34 +214,30 @@ def backup_sqlite(database: Path, target: Path, *, force: bool = False) -> Backu
     return BackupReport(target, target.stat().st_size, revision, position)
 
 
-def _fence(conn: Connection, beyond: int = 0) -> tuple[int, int]:
+def _fence(engine: sa.Engine, beyond: int = 0) -> tuple[int, int]:
     """Make the change log continue FENCE_GAP past its own position and `beyond`, and count
     everything before as compacted: every cursor handed out so far is answered 410.
     Returns (the position before, the position now)."""
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        from server.db import CHANGE_LOG_LOCK
-
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGE_LOG_LOCK})
-    elif not conn.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
-        conn.exec_driver_sql("BEGIN IMMEDIATE")  # SQLite: the write lock before reading the position
-    newest = int(conn.execute(sa.text("SELECT coalesce(max(seq), 0) FROM change_log")).scalar_one())
-    state = sa.table("server_state", sa.column("key"), sa.column("value"))
-    stored = conn.execute(sa.select(state.c.value).where(state.c.key == _COMPACTED_THROUGH)).scalar()
-    position = max(newest, int(stored) if stored is not None else 0)
-    fence = max(position, beyond) + FENCE_GAP
-    if dialect == "postgresql":
-        sequence = conn.execute(sa.text("SELECT pg_get_serial_sequence('change_log', 'seq')")).scalar()
-        if sequence is None:
-            raise BackupError("change_log.seq has no sequence in this database: it was not made by terrain-server")
-        conn.execute(
-            sa.text("SELECT setval(CAST(:sequence AS regclass), :fence)"), {"sequence": sequence, "fence": fence}
-        )
-    else:  # AUTOINCREMENT numbers from max(sqlite_sequence, max(seq)) + 1
-        conn.execute(sa.text("DELETE FROM sqlite_sequence WHERE name = 'change_log'"))
-        conn.execute(sa.text("INSERT INTO sqlite_sequence (name, seq) VALUES ('change_log', :fence)"), {"fence": fence})
-    conn.execute(sa.delete(state).where(state.c.key == _COMPACTED_THROUGH))
-    conn.execute(sa.insert(state).values(key=_COMPACTED_THROUGH, value=str(fence)))
+    with Session(engine) as session:
+        begin_write(session)  # SQLite: the write lock before reading the position
+        lock_change_log(session)  # PostgreSQL: no commit numbers entries meanwhile
+        _, position = log_extent(session)
+        fence = max(position, beyond) + FENCE_GAP
+        conn = session.connection()
+        if conn.dialect.name == "postgresql":
+            sequence = conn.execute(sa.text("SELECT pg_get_serial_sequence('change_log', 'seq')")).scalar()
+            if sequence is None:
+                raise BackupError("change_log.seq has no sequence in this database: it was not made by terrain-server")
+            conn.execute(
+                sa.text("SELECT setval(CAST(:sequence AS regclass), :fence)"), {"sequence": sequence, "fence": fence}
+            )
+        else:  # AUTOINCREMENT numbers from max(sqlite_sequence, max(seq)) + 1
+            conn.execute(sa.text("DELETE FROM sqlite_sequence WHERE name = 'change_log'"))
+            conn.execute(
+                sa.text("INSERT INTO sqlite_sequence (name, seq) VALUES ('change_log', :fence)"), {"fence": fence}
+            )
+        set_horizon(session, fence)
+        session.commit()
     return position, fence
 
 
@@ -248,13 +246,12 @@ def mark_restored(url: str) -> tuple[int, int]:
     by hand): every device pulls afresh at its next sync. Returns (position before, after)."""
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
-        with engine.begin() as conn:
-            missing = {"change_log", "server_state"} - set(sa.inspect(conn).get_table_names())
-            if missing:
-                raise BackupError(
-                    f"no {', '.join(sorted(missing))} table in this database: run `terrain-server migrate` first"
-                )
-            return _fence(conn)
+        missing = {"change_log", "server_state"} - set(sa.inspect(engine).get_table_names())
+        if missing:
+            raise BackupError(
+                f"no {', '.join(sorted(missing))} table in this database: run `terrain-server migrate` first"
+            )
+        return _fence(engine)
     finally:
         engine.dispose()
 
@@ -338,8 +335,7 @@ def restore_sqlite(backup: Path, database: Path, *, now: datetime | None = None)
         if fenceable:
             engine = sa.create_engine(f"sqlite:///{partial}", poolclass=sa.pool.NullPool)
             try:
-                with engine.begin() as conn:
-                    _, fenced_at = _fence(conn, beyond=replaced or 0)
+                _, fenced_at = _fence(engine, beyond=replaced or 0)
             finally:
                 engine.dispose()
         _fsync(partial)

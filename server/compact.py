@@ -19,7 +19,7 @@ from app.models import table_of
 from server.db import begin_write, lock_change_log
 from server.models import COMPACTED_THROUGH, ChangeLog, ServerState
 
-__all__ = ["BATCH", "compact_change_log", "compacted_through"]
+__all__ = ["BATCH", "compact_change_log", "compacted_through", "log_extent", "set_horizon"]
 
 #: Entries removed per transaction: the change-log lock, which every writer waits for, is held
 #: for one batch at a time (tens of milliseconds), not for the whole compaction.
@@ -32,6 +32,24 @@ def compacted_through(session: Session) -> int:
     state = table_of(ServerState)
     value = session.connection().execute(sa.select(state.c.value).where(state.c.key == COMPACTED_THROUGH)).scalar()
     return int(value) if value is not None else 0
+
+
+def log_extent(session: Session) -> tuple[int, int]:
+    """The horizon and the change log's position (its newest number, or the horizon when it
+    went further: an emptied log still knows how far it went), in one round trip."""
+    log, state = table_of(ChangeLog), table_of(ServerState)
+    newest, horizon = (
+        session.connection()
+        .execute(
+            sa.select(
+                sa.select(sa.func.max(log.c.seq)).scalar_subquery(),
+                sa.select(state.c.value).where(state.c.key == COMPACTED_THROUGH).scalar_subquery(),
+            )
+        )
+        .one()
+    )
+    horizon = int(horizon or 0)
+    return horizon, max(int(newest or 0), horizon)
 
 
 def compact_change_log(*, session: Session, older_than: timedelta, batch: int = BATCH) -> int:
@@ -50,14 +68,15 @@ def compact_change_log(*, session: Session, older_than: timedelta, batch: int = 
         first = session.connection().execute(sa.select(sa.func.min(log.c.seq))).scalar()
         through = last if first is None else min(last, int(first) + batch - 1)
         removed += session.connection().execute(sa.delete(log).where(log.c.seq <= through)).rowcount
-        _set_horizon(session, max(start, through))
+        set_horizon(session, max(start, through))
         session.commit()
         if through >= last:
             break
     return removed
 
 
-def _set_horizon(session: Session, seq: int) -> None:
+def set_horizon(session: Session, seq: int) -> None:
+    """Count the change log up to `seq` as compacted (a device whose cursor is older: 410)."""
     state = session.get(ServerState, COMPACTED_THROUGH)
     if state is None:
         session.add(ServerState(key=COMPACTED_THROUGH, value=str(seq)))

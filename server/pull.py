@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from app.models import ENTITIES, Account, UTCDateTime, entity_table, table_of
-from server.compact import compacted_through
-from server.models import COMPACTED_THROUGH, ChangeLog, ServerState, User
+from server.compact import compacted_through, log_extent
+from server.models import ChangeLog, User
 from server.scope import scope_owner_ids
 from sync.wire import MAX_INTEGER
 
@@ -88,23 +88,6 @@ def _parse(cursor: str | None, current_seq: int) -> _Position:
     if pos.bound > current_seq:  # a position this log never reached: it was put back from a backup
         raise CursorAhead("this server's data is older than this device's: it was restored from a backup")
     return pos
-
-
-def _log_extent(session: Session) -> tuple[int, int]:
-    """The compaction horizon and the current sequence number, in one round trip."""
-    log, state = table_of(ChangeLog), table_of(ServerState)
-    newest, horizon = (
-        session.connection()
-        .execute(
-            sa.select(
-                sa.select(sa.func.max(log.c.seq)).scalar_subquery(),
-                sa.select(state.c.value).where(state.c.key == COMPACTED_THROUGH).scalar_subquery(),
-            )
-        )
-        .one()
-    )
-    horizon = int(horizon or 0)
-    return horizon, max(int(newest or 0), horizon)  # an emptied log still knows how far it went
 
 
 def _account_ids_subquery(owner_ids: list[str] | None) -> Any:
@@ -357,7 +340,7 @@ def _accounts_in_scope(session: Session, owner_ids: list[str] | None, account_id
 
 def pull_page(*, session: Session, user: User, cursor: str | None, limit: int) -> Page:
     """One page of the user's changes after `cursor`, shaped as `sync.wire.PullPage`."""
-    horizon, current = _log_extent(session)
+    horizon, current = log_extent(session)
     pos = _parse(cursor, current)
     if not pos.snapshot and pos.last_seq < horizon:
         raise CursorTooOld(f"changes before {horizon} are no longer kept")

@@ -198,6 +198,25 @@ def _serve(engine: Engine, data_dir: Path, port: int | None = None) -> LiveServe
     return start_live_server(engine, data_dir, port, settings=ServerSettings(server_data_dir=data_dir, secret_key=""))
 
 
+def _start_writing(
+    engine: Engine, data_dir: Path, tmp_path: Path, devices: list[Device]
+) -> tuple[LiveServer, int, SyncEngine, SyncEngine, list[Writer], list[str], int]:
+    """Two devices of alice writing through a live server: `ahead` pushes and pulls, `behind`
+    only pushes (its cursor stays); both have done two rounds. Also the server's port, alice's
+    first three accounts and the change log's position before."""
+    server = _serve(engine, data_dir)
+    ahead = _device(server.url, tmp_path, "ahead", devices)
+    behind = _device(server.url, tmp_path, "behind", devices)
+    accounts = _alice_accounts(engine)
+    start = _position(engine)
+    writers = [Writer(ahead, accounts[0], "A", pull=True), Writer(behind, accounts[1], "B", pull=False)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.wait_rounds(2)
+    return server, int(server.url.rsplit(":", 1)[1]), ahead, behind, writers, accounts, start
+
+
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_sqlite_backup_while_reps_write_then_restore(
     demo_engine: Engine, tmp_path: Path, devices: list[Device]
@@ -205,19 +224,9 @@ def test_sqlite_backup_while_reps_write_then_restore(
     database = Path(str(demo_engine.url.database))
     data = tmp_path / "data"
     env = {"TERRAIN_DATABASE_URL": f"sqlite:///{database}", "TERRAIN_SERVER_DATA_DIR": str(data)}
-    server = _serve(demo_engine, data)
-    port = int(server.url.rsplit(":", 1)[1])
-    ahead = _device(server.url, tmp_path, "ahead", devices)
-    behind = _device(server.url, tmp_path, "behind", devices)
-    account_a, account_b, account_l = _alice_accounts(demo_engine)
-    start = _position(demo_engine)
-
     # Both devices write and push; `ahead` pulls too, `behind` only pushes (its cursor stays).
-    writers = [Writer(ahead, account_a, "A", pull=True), Writer(behind, account_b, "B", pull=False)]
-    for writer in writers:
-        writer.start()
-    for writer in writers:
-        writer.wait_rounds(2)
+    server, port, ahead, behind, writers, accounts, start = _start_writing(demo_engine, data, tmp_path, devices)
+    account_a, account_b, account_l = accounts
     backup = tmp_path / "backups" / "terrain.db"
     backup.parent.mkdir()
     made = terrain_server("backup", str(backup), env=env)
@@ -358,17 +367,10 @@ def test_postgresql_pg_dump_while_reps_write_then_pg_restore(
     pg_admin: str, demo_engine: Engine, tmp_path: Path, devices: list[Device]
 ) -> None:
     source = demo_engine.url.render_as_string(hide_password=False)
-    server = _serve(demo_engine, tmp_path / "data")
-    port = int(server.url.rsplit(":", 1)[1])
-    ahead = _device(server.url, tmp_path, "ahead", devices)
-    behind = _device(server.url, tmp_path, "behind", devices)
-    account_a, account_b, _ = _alice_accounts(demo_engine)
-    start = _position(demo_engine)
-    writers = [Writer(ahead, account_a, "A", pull=True), Writer(behind, account_b, "B", pull=False)]
-    for writer in writers:
-        writer.start()
-    for writer in writers:
-        writer.wait_rounds(2)
+    server, port, ahead, behind, writers, accounts, start = _start_writing(
+        demo_engine, tmp_path / "data", tmp_path, devices
+    )
+    account_a, account_b, _ = accounts
     dump = tmp_path / "terrain.dump"
     dumped = subprocess.run(
         ["pg_dump", "-Fc", "-f", str(dump), _libpq(source)], capture_output=True, text=True, timeout=60
