@@ -112,12 +112,15 @@ def test_after_server_errors_and_timeouts_the_outbox_drains_by_itself(
     from sync.loop import SyncLoop, SyncSchedule
     from tests.faults import SERVER_ERROR
 
+    # Signing in (a password hash) and the first sync get time; the faults below meet 1 s.
+    with httpx.Client(base_url=live_server.url, timeout=30) as setup:
+        device = SyncEngine(replica=open_replica(tmp_path / "alice"), http=setup)
+        device.sign_in(username="alice", password="demo")
+        device.sync()
     http = httpx.Client(
         base_url=proxy.url, timeout=httpx.Timeout(1.0), limits=httpx.Limits(max_keepalive_connections=0)
     )
-    device = SyncEngine(replica=open_replica(tmp_path / "alice"), http=http)
-    device.sign_in(username="alice", password="demo")
-    device.sync()
+    device.http = http
     account = _alice_account(live_server)
     with Session(device.replica) as session:
         for number in range(3):
