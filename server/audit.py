@@ -21,7 +21,7 @@ from app.ids import new_id, utcnow
 from app.models import table_of
 from server.models import AuditEvent
 
-__all__ = ["ACTOR", "BULK_READ", "USER", "changes_to_events", "read_in_bulk", "record"]
+__all__ = ["ACTOR", "BULK_READ", "USER", "change_events", "read_in_bulk", "record", "write_events"]
 
 #: session.info key: the user a request's session acts for (set with the access token).
 USER = "terrain_user_id"
@@ -78,13 +78,14 @@ def read_in_bulk(session: Session, entity: str, count: int, detail: str | None =
         session.commit()
 
 
-def changes_to_events(session: Session, changes: Iterable[_Change], now: datetime | None = None) -> None:
-    """Write the audit events of a commit's change-log rows (called by `server.db`)."""
+def change_events(session: Session, changes: Iterable[_Change], now: datetime | None = None) -> list[dict[str, Any]]:
+    """The audit events of some change-log rows, as rows to insert (`write_events`): one per
+    record, or one with its count for more than `ONE_BY_ONE` of a kind (called by `server.db`)."""
     groups: dict[tuple[str, str], list[_Change]] = defaultdict(list)
     for change in changes:
         groups[(change.entity, "delete" if change.op in ("delete", "purge") else "change")].append(change)
     if not groups:
-        return
+        return []
     when = now or utcnow()
     base: dict[str, Any] = {
         "at": when,
@@ -120,4 +121,10 @@ def changes_to_events(session: Session, changes: Iterable[_Change], now: datetim
                     "count": len(items),
                 }
             )
-    session.connection().execute(sa.insert(table_of(AuditEvent)), rows)
+    return rows
+
+
+def write_events(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert event rows made by `change_events`, in one statement."""
+    if rows:
+        session.connection().execute(sa.insert(table_of(AuditEvent)), rows)

@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 from app.ids import utcnow
 from app.models import ENTITIES, Account, Record, entity_table, table_of
 from app.sqlite import sqlite_engine
-from server.audit import changes_to_events
+from server.audit import change_events, write_events
 from server.models import ChangeLog, FieldChange
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "DEVICE",
     "FIELD_MERGED",
     "lock_change_log",
+    "queued_changes",
     "record_changes",
     "savepoint",
 ]
@@ -47,8 +48,10 @@ SQLITE_BUSY_MS = 60_000
 CHANGE_LOG_LOCK = 0x7465727261696E  # "terrain"
 _PENDING = "terrain_pending_changes"
 _FIELDS = "terrain_field_changes"
-#: How many of the queued changes already have their audit events (written at each savepoint).
+#: How many of the queued changes already have their audit events (made at each savepoint).
 _AUDITED = "terrain_audited_changes"
+#: Those events, as rows: written with the change log, at the transaction's own commit.
+_EVENTS = "terrain_audit_events"
 #: session.info key: the device the session's changes come from (set from the access token).
 DEVICE = "terrain_device_id"
 _BOOKKEEPING = frozenset({"id", "version", "updated_at", "created_at"})
@@ -87,6 +90,11 @@ def get_engine() -> Engine:
     if url.startswith("sqlite"):
         return make_engine(url)
     return make_engine(url, pool_size=settings.database_pool_size, max_overflow=0)
+
+
+def queued_changes(session: Session) -> list[PendingChange]:
+    """The change-log rows the session's commit will write (what its savepoints kept so far)."""
+    return list(session.info.get(_PENDING, []))
 
 
 def record_changes(session: Session, changes: Iterable[PendingChange]) -> None:
@@ -200,13 +208,14 @@ def _write_change_log(session: Session) -> None:
         # A savepoint's release: its changes wait for the transaction's own commit, so that the
         # change-log lock, which orders every writer, is held from there to the commit only,
         # not through a whole push. (`savepoint()` forgets them if the savepoint rolls back.)
-        # Their audit events, which need no lock, are written now: one push's mutation at a
-        # time, so that a long push is audited record by record, as its savepoints made them.
+        # Their audit events are made now, one push's mutation at a time, so that a long push
+        # is audited record by record, as its savepoints made them (and written at the commit).
         _audit_queued(session)
         return
     pending: list[PendingChange] = session.info.pop(_PENDING, [])
     fields: dict[tuple[str, str, str], tuple[int, str | None]] = session.info.pop(_FIELDS, {})
     audited: int = session.info.pop(_AUDITED, 0)
+    events: list[dict[str, Any]] = session.info.pop(_EVENTS, [])
     if not pending and not fields:
         return
     lock_change_log(session)
@@ -232,14 +241,14 @@ def _write_change_log(session: Session) -> None:
     ]
     # The lock, held until commit, hands the numbers below out in commit order.
     session.connection().execute(sa.insert(table_of(ChangeLog)), rows)
-    changes_to_events(session, pending[audited:], now)
+    write_events(session, events + change_events(session, pending[audited:], now))
 
 
 def _audit_queued(session: Session) -> None:
     pending: list[PendingChange] = session.info.get(_PENDING, [])
     audited: int = session.info.get(_AUDITED, 0)
     if len(pending) > audited:
-        changes_to_events(session, pending[audited:], utcnow())
+        session.info.setdefault(_EVENTS, []).extend(change_events(session, pending[audited:], utcnow()))
         session.info[_AUDITED] = len(pending)
 
 
@@ -265,6 +274,7 @@ def _forget_changes(session: Session, previous: SessionTransaction) -> None:
     session.info.pop(_PENDING, None)
     session.info.pop(_FIELDS, None)
     session.info.pop(_AUDITED, None)
+    session.info.pop(_EVENTS, None)
 
 
 @contextmanager
@@ -273,6 +283,7 @@ def savepoint(session: Session) -> Iterator[None]:
     session.flush()  # what came before the savepoint stays, whatever happens inside it
     queued = len(session.info.get(_PENDING, []))  # a long push queues many: no copy of them
     audited = session.info.get(_AUDITED, 0)
+    events = len(session.info.get(_EVENTS, []))
     fields = dict(session.info.get(_FIELDS, {}))
     nested = session.begin_nested()
     try:
@@ -282,6 +293,7 @@ def savepoint(session: Session) -> Iterator[None]:
         nested.rollback()
         del session.info.setdefault(_PENDING, [])[queued:]
         session.info[_AUDITED] = audited
+        del session.info.setdefault(_EVENTS, [])[events:]
         session.info[_FIELDS] = fields
         raise
 

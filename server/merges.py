@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,7 @@ __all__ = [
     "account_keys",
     "dismiss_proposal",
     "ensure_duplicate_keys",
+    "existing_accounts",
     "find_duplicates",
     "identity_account",
     "index_accounts",
@@ -70,6 +72,7 @@ __all__ = [
     "merge_accounts",
     "merged_away_after_pull",
     "merged_into",
+    "named_account",
     "propose_merges",
     "rebuild_duplicate_keys",
     "redirect_merged",
@@ -563,17 +566,34 @@ def merged_into(session: Session, account_id: str) -> str | None:
         current = kept
 
 
-def redirect_merged(session: Session, mutation: Mutation) -> Mutation:
-    """A change from a device that still names a merged-away account, made for the account it
-    was merged into: a record created under it goes under the kept account, and a change of it
-    changes the kept account (as a fresh edit: the device's base version was of the other)."""
+def named_account(mutation: Mutation) -> str | None:
+    """The account a mutation changes or creates a record under, if a merge may have taken it."""
     if mutation.entity == "account" and mutation.op == "update":
         named: Any = mutation.id
     elif mutation.op == "create" and mutation.entity != "account":
         named = mutation.fields.get("account_id")
     else:
-        return mutation
-    if not isinstance(named, str) or _account_exists(session, named):
+        return None
+    return named if isinstance(named, str) else None
+
+
+def existing_accounts(session: Session, account_ids: Iterable[str]) -> set[str]:
+    """Which of these accounts exist, read at once (a push's, before its mutations)."""
+    account = table_of(Account)
+    found: set[str] = set()
+    for chunk in _chunks(sorted(set(account_ids)), 500):
+        found.update(session.connection().execute(sa.select(account.c.id).where(account.c.id.in_(chunk))).scalars())
+    return found
+
+
+def redirect_merged(session: Session, mutation: Mutation, existing: AbstractSet[str] = frozenset()) -> Mutation:
+    """A change from a device that still names a merged-away account, made for the account it
+    was merged into: a record created under it goes under the kept account, and a change of it
+    changes the kept account (as a fresh edit: the device's base version was of the other).
+
+    `existing`: accounts known to exist (`existing_accounts`), which need no look-up."""
+    named = named_account(mutation)
+    if named is None or named in existing or _account_exists(session, named):
         return mutation
     kept_id = merged_into(session, named)
     if kept_id is None or (kept := session.get(Account, kept_id)) is None:

@@ -54,7 +54,14 @@ from app.mutations import (
 from app.pricing import PricingError
 from app.quotes import discount_share_bp, lines_in_order, quote_change_problem
 from server.db import DEVICE, begin_write, savepoint
-from server.merges import find_duplicates, identity_account, merged_away_after_pull, redirect_merged
+from server.merges import (
+    existing_accounts,
+    find_duplicates,
+    identity_account,
+    merged_away_after_pull,
+    named_account,
+    redirect_merged,
+)
 from server.models import ChangeLog, Device, FieldChange, ProcessedMutation, Role, User
 from server.nul import REFUSED as NUL_REFUSED
 from server.nul import nul_at
@@ -107,6 +114,25 @@ class _Context:
         self.session, self.user, self.pulled_through = session, user, pulled_through
         self.approval_bp = approval_bp
         self._owners: list[str] | None | bool = False
+        #: Accounts the push's mutations name that exist (read once, before the first).
+        self.existing: set[str] = set()
+        #: Field changes of the records the push's updates change, read once: (entity, id) ->
+        #: [(field, version, device)]. A record not in it (a redirected change) is read alone.
+        self.field_log: dict[tuple[str, str], list[tuple[str, int, str | None]]] = {}
+
+    def read_ahead(self, mutations: list[Mutation]) -> None:
+        """Read at once what every mutation would otherwise read on its own."""
+        self.existing = existing_accounts(self.session, filter(None, map(named_account, mutations)))
+        merged = {(m.entity, m.id) for m in mutations if m.op == "update" and m.entity in MERGED}
+        self.field_log = _field_log(self.session, merged)
+
+    def changed_elsewhere(self, entity: str, row_id: str, base_version: int, fields: list[str]) -> set[str]:
+        """Fields someone else changed after the version this edit was made on; this device's own
+        earlier edits (pushed, not yet pulled back) are no conflict."""
+        key = (entity, row_id)
+        log = self.field_log[key] if key in self.field_log else _field_log(self.session, {key})[key]
+        device = self.session.info.get(DEVICE)
+        return {f for f, version, by in log if f in fields and version > base_version and (by is None or by != device)}
 
     def owners(self) -> list[str] | None:
         if self._owners is False:
@@ -356,19 +382,7 @@ def _update(ctx: _Context, mutation: Mutation) -> MutationResult:
                 contact = session.get(Contact, named)
                 if contact is None or contact.account_id != record.account_id:
                     raise Rejected("the person named is not (or no longer) a contact of this customer")
-    # Fields someone else changed after the version this edit was made on; this device's own
-    # earlier edits (pushed, not yet pulled back) are no conflict.
-    changed_elsewhere = set(
-        session.exec(
-            select(FieldChange.field).where(
-                FieldChange.entity == mutation.entity,
-                FieldChange.row_id == mutation.id,
-                col(FieldChange.field).in_(list(changes)),
-                FieldChange.version > mutation.base_version,
-                sa.or_(col(FieldChange.device_id).is_(None), col(FieldChange.device_id) != session.info.get(DEVICE)),
-            )
-        ).all()
-    )
+    changed_elsewhere = ctx.changed_elsewhere(mutation.entity, mutation.id, mutation.base_version, list(changes))
     conflicts: list[FieldConflict] = []
     applied: dict[str, Any] = {}
     for name, value in changes.items():
@@ -404,6 +418,24 @@ def _update(ctx: _Context, mutation: Mutation) -> MutationResult:
         session.flush()
     status = "conflict" if conflicts else "applied"
     return MutationResult(mid=mutation.mid, status=status, version=record.version, conflicts=conflicts)
+
+
+def _field_log(
+    session: Session, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], list[tuple[str, int, str | None]]]:
+    """The field changes of these records (entity, id), each record's list possibly empty."""
+    table = table_of(FieldChange)
+    found: dict[tuple[str, str], list[tuple[str, int, str | None]]] = {key: [] for key in keys}
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        query = sa.select(table.c.entity, table.c.row_id, table.c.field, table.c.version, table.c.device_id).where(
+            table.c.row_id.in_({row_id for _, row_id in chunk})
+        )
+        for entity, row_id, name, version, device in session.connection().execute(query):
+            if (entity, row_id) in found:
+                found[(entity, row_id)].append((name, version, device))
+    return found
 
 
 def _moved_at(session: Session, opportunity: Opportunity, applied: dict[str, Any]) -> datetime:
@@ -474,7 +506,13 @@ def apply_push(
     begin_write(session)
     mids = [m.mid for m in push.mutations]
     done = {
-        p.mid: p
+        p.mid: MutationResult(
+            mid=p.mid,
+            status=p.status,
+            reason=p.reason,
+            version=p.version,
+            conflicts=[FieldConflict.model_validate(c) for c in p.conflicts],
+        )
         for p in session.exec(
             select(ProcessedMutation).where(
                 ProcessedMutation.device_id == device_id, col(ProcessedMutation.mid).in_(mids)
@@ -482,27 +520,21 @@ def apply_push(
         )
     }
     ctx = _Context(session, user, push.pulled_through, approval_bp)
+    ctx.read_ahead([m for m in push.mutations if m.mid not in done])
     results: list[MutationResult] = []
+    answers: list[dict[str, Any]] = []  # processed_mutation rows, written at once at the end
     identities: set[str] = set()  # accounts whose identifiers changed: checked for duplicates
     for mutation in sorted(push.mutations, key=lambda m: m.mid):
         previous = done.get(mutation.mid)
         if previous is not None:
-            results.append(
-                MutationResult(
-                    mid=previous.mid,
-                    status=previous.status,
-                    reason=previous.reason,
-                    version=previous.version,
-                    conflicts=[FieldConflict.model_validate(c) for c in previous.conflicts],
-                    row=_current_row(ctx, mutation) if previous.status == "rejected" else None,
-                )
-            )
+            row = _current_row(ctx, mutation) if previous.status == "rejected" else None
+            results.append(previous.model_copy(update={"row": row}))
             continue
         identity = None
         try:
             with savepoint(session):
                 # A device that has not heard of a merge yet: its change goes to the kept account.
-                target = redirect_merged(session, mutation)
+                target = redirect_merged(session, mutation, ctx.existing)
                 identity = identity_account(session, target)
                 result = _apply(ctx, target)
                 session.flush()
@@ -512,20 +544,25 @@ def apply_push(
             result = MutationResult(
                 mid=mutation.mid, status="rejected", reason="the server could not store this change"
             )
+        done[mutation.mid] = result.model_copy()  # a mid sent twice in one push: answered again
         if result.status == "rejected":
             result.row = _current_row(ctx, mutation)
-        done[mutation.mid] = ProcessedMutation(
-            device_id=device_id,
-            mid=mutation.mid,
-            status=result.status,
-            reason=result.reason,
-            version=result.version,
-            conflicts=[c.model_dump(mode="json") for c in result.conflicts],
+        answers.append(
+            {
+                "device_id": device_id,
+                "mid": mutation.mid,
+                "status": result.status,
+                "reason": result.reason,
+                "version": result.version,
+                "conflicts": [c.model_dump(mode="json") for c in result.conflicts],
+                "processed_at": utcnow(),
+            }
         )
-        session.add(done[mutation.mid])
         results.append(result)
         if identity is not None and result.status != "rejected":
             identities.add(identity)
+    if answers:
+        session.connection().execute(sa.insert(table_of(ProcessedMutation)), answers)
     find_duplicates(session, identities)
     session.commit()
     return PushResponse(results=results)

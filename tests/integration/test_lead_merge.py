@@ -21,9 +21,9 @@ from app.edits import create_record, pending_changes, update_record
 from app.lead_import import LeadDraft
 from app.leads import DuplicateIndex
 from app.models import Account, Activity, Contact
-from server.db import DEVICE, ServerSession
+from server.db import DEVICE, ServerSession, queued_changes
 from server.merges import ensure_duplicate_keys
-from server.models import AccountKey, MergeProposal, ProcessedMutation, Role, User
+from server.models import AccountKey, MergeProposal, Role, User
 from server.security import hash_password
 from sync.engine import SyncEngine
 from tests.conftest import LiveServer, sign_in
@@ -469,7 +469,7 @@ def test_a_lead_pushed_while_another_push_of_the_same_company_commits_is_propose
     alice_device, held = alice.state()["device_id"], threading.Event()
 
     def hold_alices_push(session: Session) -> None:
-        pushing = any(isinstance(o, ProcessedMutation) for o in session.identity_map.values())
+        pushing = any(c.entity == "account" for c in queued_changes(session))  # the captures' commit
         outer = not session.in_nested_transaction()  # not a mutation's savepoint
         if session.info.get(DEVICE) == alice_device and pushing and outer and not held.is_set():
             held.set()
@@ -483,7 +483,7 @@ def test_a_lead_pushed_while_another_push_of_the_same_company_commits_is_propose
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    sa_event.listen(ServerSession, "before_commit", hold_alices_push)
+    sa_event.listen(ServerSession, "before_commit", hold_alices_push, insert=True)  # before the change log is written
     try:
         thread = threading.Thread(target=sync_alice)
         thread.start()
