@@ -64,7 +64,6 @@ __all__ = [
     "account_keys",
     "dismiss_proposal",
     "ensure_duplicate_keys",
-    "existing_accounts",
     "find_duplicates",
     "identity_account",
     "index_accounts",
@@ -577,21 +576,12 @@ def named_account(mutation: Mutation) -> str | None:
     return named if isinstance(named, str) else None
 
 
-def existing_accounts(session: Session, account_ids: Iterable[str]) -> set[str]:
-    """Which of these accounts exist, read at once (a push's, before its mutations)."""
-    account = table_of(Account)
-    found: set[str] = set()
-    for chunk in _chunks(sorted(set(account_ids)), 500):
-        found.update(session.connection().execute(sa.select(account.c.id).where(account.c.id.in_(chunk))).scalars())
-    return found
-
-
 def redirect_merged(session: Session, mutation: Mutation, existing: AbstractSet[str] = frozenset()) -> Mutation:
     """A change from a device that still names a merged-away account, made for the account it
     was merged into: a record created under it goes under the kept account, and a change of it
     changes the kept account (as a fresh edit: the device's base version was of the other).
 
-    `existing`: accounts known to exist (`existing_accounts`), which need no look-up."""
+    `existing`: accounts known to exist (read for a whole push), which need no look-up."""
     named = named_account(mutation)
     if named is None or named in existing or _account_exists(session, named):
         return mutation

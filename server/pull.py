@@ -285,7 +285,7 @@ def _log_page(session: Session, owner_ids: list[str] | None, pos: _Position, lim
         result = conn.execute(query_rows.where(table.c.id.in_(ids)))
         for record in _wire_rows(list(result.keys()), result.all(), json_indexes):
             rows[(entity, record["id"])] = record
-    in_scope = _accounts_in_scope(session, owner_ids, {_row_account(e, r) for (e, _), r in rows.items()})
+    in_scope = _accounts_in_scope(session, owner_ids, rows)
     changes: list[dict[str, Any]] = []
     for (entity, row_id, _op), entry in latest.items():
         if entry.op == "purge":
@@ -327,15 +327,21 @@ def _row_account(entity: str, row: dict[str, Any]) -> str | None:
     return row.get("account_id")
 
 
-def _accounts_in_scope(session: Session, owner_ids: list[str] | None, account_ids: set[str | None]) -> set[str] | None:
-    """Of these accounts, those the user reaches now (None: all of them)."""
+def _accounts_in_scope(
+    session: Session, owner_ids: list[str] | None, rows: dict[tuple[str, str], dict[str, Any]]
+) -> set[str] | None:
+    """Of the accounts of these rows, those the user reaches now (None: all of them). An account
+    whose own row was read is judged by its owner there; the others are read."""
     if owner_ids is None:
         return None
-    account_ids.discard(None)
-    if not account_ids:
-        return set()
-    query = sa.select(Account.id).where(Account.id.in_(account_ids), Account.owner_id.in_(owner_ids))  # type: ignore[call-overload,attr-defined,union-attr]
-    return set(session.connection().execute(query).scalars())
+    owners = set(owner_ids)
+    in_scope = {row["id"] for (entity, _), row in rows.items() if entity == "account" and row["owner_id"] in owners}
+    read = {row["id"] for (entity, _), row in rows.items() if entity == "account"}
+    others = {_row_account(entity, row) for (entity, _), row in rows.items()} - read - {None}
+    if others:
+        query = sa.select(Account.id).where(Account.id.in_(others), Account.owner_id.in_(owner_ids))  # type: ignore[call-overload,attr-defined,union-attr]
+        in_scope.update(session.connection().execute(query).scalars())
+    return in_scope
 
 
 def pull_page(*, session: Session, user: User, cursor: str | None, limit: int) -> Page:

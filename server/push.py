@@ -1,9 +1,9 @@
 """Push: apply a device's mutations, each at most once, each with its own answer.
 
-Every mutation runs in its own savepoint: a rejected one (with a reason a person can read)
-never holds up those behind it. Its answer is stored in `processed_mutation` in the same
-transaction as its effects, so a push retried after a lost response is answered again from
-there and never applied twice. Accounts and contacts merge field by field against the
+A rejected mutation (with a reason a person can read) never holds up those behind it: a push
+with one is applied again, each mutation in its own savepoint (`apply_push`). Each answer is
+stored in `processed_mutation` in the same transaction as the effects, so a push retried after
+a lost response is answered again from there and never applied twice. Accounts and contacts merge field by field against the
 device's base version: a field changed on the server since then keeps the server's value and
 comes back as a conflict for the rep to settle.
 """
@@ -11,6 +11,7 @@ comes back as a conflict for the rep to settle.
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -53,9 +54,8 @@ from app.mutations import (
 )
 from app.pricing import PricingError
 from app.quotes import discount_share_bp, lines_in_order, quote_change_problem
-from server.db import DEVICE, begin_write, savepoint
+from server.db import DEVICE, audit_queued, begin_write, savepoint
 from server.merges import (
-    existing_accounts,
     find_duplicates,
     identity_account,
     merged_away_after_pull,
@@ -116,13 +116,26 @@ class _Context:
         self._owners: list[str] | None | bool = False
         #: Accounts the push's mutations name that exist (read once, before the first).
         self.existing: set[str] = set()
+        #: The records the push changes and their accounts, read at once and held here, so that
+        #: each mutation finds its own in the session instead of reading it.
+        self.held: list[Record] = []
         #: Field changes of the records the push's updates change, read once: (entity, id) ->
         #: [(field, version, device)]. A record not in it (a redirected change) is read alone.
         self.field_log: dict[tuple[str, str], list[tuple[str, int, str | None]]] = {}
 
     def read_ahead(self, mutations: list[Mutation]) -> None:
         """Read at once what every mutation would otherwise read on its own."""
-        self.existing = existing_accounts(self.session, filter(None, map(named_account, mutations)))
+        wanted: dict[str, set[str]] = {}
+        for m in mutations:
+            if m.op != "create" and m.entity in ENTITIES:
+                wanted.setdefault(m.entity, set()).add(m.id)
+        for entity, ids in wanted.items():
+            self.held += _read_records(self.session, ENTITIES[entity], ids)
+        accounts = {a for a in map(named_account, mutations) if a is not None}
+        accounts |= {a for r in self.held if isinstance(a := getattr(r, "account_id", None), str)}
+        accounts -= {r.id for r in self.held if isinstance(r, Account)}
+        self.held += _read_records(self.session, Account, accounts)
+        self.existing = {r.id for r in self.held if isinstance(r, Account)}
         merged = {(m.entity, m.id) for m in mutations if m.op == "update" and m.entity in MERGED}
         self.field_log = _field_log(self.session, merged)
 
@@ -420,6 +433,14 @@ def _update(ctx: _Context, mutation: Mutation) -> MutationResult:
     return MutationResult(mid=mutation.mid, status=status, version=record.version, conflicts=conflicts)
 
 
+def _read_records(session: Session, model: type[Record], ids: set[str]) -> list[Record]:
+    ordered = sorted(ids)  # none: no query
+    found: list[Record] = []
+    for start in range(0, len(ordered), 500):
+        found += session.exec(select(model).where(col(model.id).in_(ordered[start : start + 500]))).all()
+    return found
+
+
 def _field_log(
     session: Session, keys: set[tuple[str, str]]
 ) -> dict[tuple[str, str], list[tuple[str, int, str | None]]]:
@@ -499,10 +520,30 @@ def _current_row(ctx: _Context, mutation: Mutation) -> dict[str, Any] | None:
     return wire_row(ctx.session.connection(), mutation.entity, record.id)
 
 
+class _Careful(Exception):  # noqa: N818 (not an error: the signal to apply again, carefully)
+    """A mutation of a push applied straight through failed: undo the push and apply it again,
+    each mutation in its own savepoint."""
+
+
 def apply_push(
     *, session: Session, user: User, device_id: str, push: PushRequest, approval_bp: int = DEFAULT_APPROVAL_BP
 ) -> PushResponse:
-    """`approval_bp`: the discount above which a quote waits for a manager's approval."""
+    """`approval_bp`: the discount above which a quote waits for a manager's approval.
+
+    Most pushes apply whole: they go straight through first, without a savepoint per mutation
+    (two round trips each). Should any mutation fail, all of it is undone and applied again,
+    each mutation in its own savepoint, so that a rejected one holds up none of the others.
+    """
+    try:
+        return _apply_push(session, user, device_id, push, approval_bp, careful=False)
+    except _Careful:
+        session.rollback()
+        return _apply_push(session, user, device_id, push, approval_bp, careful=True)
+
+
+def _apply_push(
+    session: Session, user: User, device_id: str, push: PushRequest, approval_bp: int, *, careful: bool
+) -> PushResponse:
     begin_write(session)
     mids = [m.mid for m in push.mutations]
     done = {
@@ -532,18 +573,20 @@ def apply_push(
             continue
         identity = None
         try:
-            with savepoint(session):
+            with savepoint(session) if careful else nullcontext():
                 # A device that has not heard of a merge yet: its change goes to the kept account.
                 target = redirect_merged(session, mutation, ctx.existing)
                 identity = identity_account(session, target)
                 result = _apply(ctx, target)
                 session.flush()
-        except Rejected as exc:
-            result = MutationResult(mid=mutation.mid, status="rejected", reason=str(exc))
-        except SQLAlchemyError:  # a database refusal (a constraint) rejects this one mutation only
-            result = MutationResult(
-                mid=mutation.mid, status="rejected", reason="the server could not store this change"
-            )
+            if not careful:
+                audit_queued(session)  # this mutation's audit events, as a savepoint's release makes
+        except (Rejected, SQLAlchemyError) as exc:
+            if not careful:
+                raise _Careful from exc
+            # A database refusal (a constraint) rejects this one mutation only, as a rejection does.
+            reason = str(exc) if isinstance(exc, Rejected) else "the server could not store this change"
+            result = MutationResult(mid=mutation.mid, status="rejected", reason=reason)
         done[mutation.mid] = result.model_copy()  # a mid sent twice in one push: answered again
         if result.status == "rejected":
             result.row = _current_row(ctx, mutation)

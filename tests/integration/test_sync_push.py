@@ -10,13 +10,13 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from app.edits import add_contact, edit_account, edit_contact, log_activity, pending_changes, resolve_conflict
 from app.models import Account, Activity, Contact
 from app.replica import open_replica
 from server.db import ServerSession
-from server.models import ChangeLog, ProcessedMutation, User
+from server.models import AuditEvent, ChangeLog, ProcessedMutation, User
 from sync.engine import SyncEngine
 from sync.errors import TransportError
 from sync.state import OutboxEntry
@@ -146,6 +146,13 @@ def test_one_invalid_mutation_among_500_is_rejected_and_the_other_499_apply(
     report = device.push()
     assert (report.applied, report.rejected) == (499, 1)
     assert _count(_server(api), Activity, Activity.summary.like("note %")) == 499  # type: ignore[union-attr]
+    # The push was applied again mutation by mutation once one failed: what the first go made
+    # left nothing behind, neither in the change log nor in the audit log.
+    notes = select(Activity.id).where(Activity.summary.like("note %"))  # type: ignore[union-attr]
+    assert _count(_server(api), ChangeLog, col(ChangeLog.row_id).in_(notes)) == 499
+    assert _count(_server(api), AuditEvent, col(AuditEvent.row_id).in_(notes), AuditEvent.count == 1) == 499
+    pushed = AuditEvent.device_id == device.state()["device_id"], AuditEvent.entity == "activity"
+    assert _count(_server(api), AuditEvent, *pushed) == 499  # and no event of many records
     with Session(device.replica) as session:
         changes = pending_changes(session=session)
     assert changes["pending"] == 0
