@@ -124,7 +124,10 @@ def change_events(session: Session, changes: Iterable[_Change], now: datetime | 
     return rows
 
 
+_EVENT = sa.insert(table_of(AuditEvent))
+
+
 def write_events(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert event rows made by `change_events`, in one statement."""
     if rows:
-        session.connection().execute(sa.insert(table_of(AuditEvent)), rows)
+        session.connection().execute(_EVENT, rows)

@@ -26,28 +26,21 @@ __all__ = ["BATCH", "compact_change_log", "compacted_through", "log_extent", "se
 BATCH = 20_000
 
 
+_HORIZON = sa.select(table_of(ServerState).c.value).where(table_of(ServerState).c.key == COMPACTED_THROUGH)
+_EXTENT = sa.select(sa.select(sa.func.max(table_of(ChangeLog).c.seq)).scalar_subquery(), _HORIZON.scalar_subquery())
+
+
 def compacted_through(session: Session) -> int:
     """The horizon: the change log holds no entry at or before it. Read from the database
     each time (never from the session's identity map: a compaction may just have moved it)."""
-    state = table_of(ServerState)
-    value = session.connection().execute(sa.select(state.c.value).where(state.c.key == COMPACTED_THROUGH)).scalar()
+    value = session.connection().execute(_HORIZON).scalar()
     return int(value) if value is not None else 0
 
 
 def log_extent(session: Session) -> tuple[int, int]:
     """The horizon and the change log's position (its newest number, or the horizon when it
     went further: an emptied log still knows how far it went), in one round trip."""
-    log, state = table_of(ChangeLog), table_of(ServerState)
-    newest, horizon = (
-        session.connection()
-        .execute(
-            sa.select(
-                sa.select(sa.func.max(log.c.seq)).scalar_subquery(),
-                sa.select(state.c.value).where(state.c.key == COMPACTED_THROUGH).scalar_subquery(),
-            )
-        )
-        .one()
-    )
+    newest, horizon = session.connection().execute(_EXTENT).one()
     horizon = int(horizon or 0)
     return horizon, max(int(newest or 0), horizon)
 

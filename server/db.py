@@ -116,6 +116,9 @@ def begin_write(session: Session) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+_LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")
+
+
 def lock_change_log(session: Session) -> None:
     """Serialise with every other commit that writes the change log, until this one commits.
 
@@ -125,7 +128,7 @@ def lock_change_log(session: Session) -> None:
     """
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGE_LOG_LOCK})
+        connection.execute(_LOCK, {"key": CHANGE_LOG_LOCK})
 
 
 @lru_cache
@@ -210,6 +213,9 @@ def _collect_changes(session: Session, _ctx: UOWTransaction) -> None:
                 pending.append(_change_for(obj, entity, op))
 
 
+_LOG_ENTRY = sa.insert(table_of(ChangeLog))
+
+
 @event.listens_for(ServerSession, "before_commit")
 def _write_change_log(session: Session) -> None:
     session.flush()
@@ -249,7 +255,7 @@ def _write_change_log(session: Session) -> None:
         for c in pending
     ]
     # The lock, held until commit, hands the numbers below out in commit order.
-    session.connection().execute(sa.insert(table_of(ChangeLog)), rows)
+    session.connection().execute(_LOG_ENTRY, rows)
     write_events(session, events + change_events(session, pending[audited:], now))
 
 

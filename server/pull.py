@@ -262,16 +262,34 @@ def _snapshot_page(session: Session, owner_ids: list[str] | None, pos: _Position
     return _page(changes, _Position(pos.bound, True, index, last_account, last_id).token(), has_more=True)
 
 
-def _log_page(session: Session, owner_ids: list[str] | None, pos: _Position, limit: int) -> Page:
-    conn = session.connection()
+@lru_cache
+def _log_entries(scoped: bool) -> Any:
+    """The change log's entries of a page (built once: every delta pull of every device runs it)."""
     log = table_of(ChangeLog)
     query = sa.select(log.c.seq, log.c.entity, log.c.row_id, log.c.op, log.c.account_id).where(
-        log.c.seq > pos.last_seq,
-        log.c.seq <= pos.bound,
+        log.c.seq > sa.bindparam("after"), log.c.seq <= sa.bindparam("bound")
     )
+    if scoped:
+        query = query.where(
+            sa.or_(log.c.account_id.is_(None), log.c.owner_id.in_(sa.bindparam("owners", expanding=True)))
+        )
+    return query.order_by(log.c.seq).limit(sa.bindparam("limit"))
+
+
+@lru_cache
+def _records_by_id(name: str, dialect: str) -> tuple[Any, list[int]]:
+    columns, json_indexes = _wire_columns(name, dialect)
+    table = entity_table(name)
+    query = sa.select(*columns).select_from(table).where(table.c.id.in_(sa.bindparam("ids", expanding=True)))
+    return query, json_indexes
+
+
+def _log_page(session: Session, owner_ids: list[str] | None, pos: _Position, limit: int) -> Page:
+    conn = session.connection()
+    params: dict[str, Any] = {"after": pos.last_seq, "bound": pos.bound, "limit": limit}
     if owner_ids is not None:
-        query = query.where(sa.or_(log.c.account_id.is_(None), log.c.owner_id.in_(owner_ids)))
-    entries = conn.execute(query.order_by(log.c.seq).limit(limit)).all()
+        params["owners"] = owner_ids
+    entries = conn.execute(_log_entries(owner_ids is not None), params).all()
     latest = _latest_changes(entries)
     wanted: dict[str, list[str]] = {}
     for entity, row_id, op in latest:
@@ -279,10 +297,9 @@ def _log_page(session: Session, owner_ids: list[str] | None, pos: _Position, lim
             wanted.setdefault(entity, []).append(row_id)
     rows: dict[tuple[str, str], Any] = {}
     for entity, ids in wanted.items():
-        table = entity_table(entity)
-        query_rows, json_indexes = _wire_select(conn, entity)
+        query_rows, json_indexes = _records_by_id(entity, conn.dialect.name)
         # A few records at a time here: the statement's compiled form is reused (not _raw_rows).
-        result = conn.execute(query_rows.where(table.c.id.in_(ids)))
+        result = conn.execute(query_rows, {"ids": ids})
         for record in _wire_rows(list(result.keys()), result.all(), json_indexes):
             rows[(entity, record["id"])] = record
     in_scope = _accounts_in_scope(session, owner_ids, rows)
