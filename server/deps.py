@@ -60,7 +60,10 @@ async def _session(request: Request) -> AsyncIterator[ServerSession]:
         try:
             yield session
         finally:
-            await anyio.to_thread.run_sync(session.close)
+            if session.in_transaction():  # its end is a round trip to the database: not on the loop
+                await anyio.to_thread.run_sync(session.close)
+            else:  # committed (or never used) by the request: nothing to wait for
+                session.close()
 
 
 SessionDep = Annotated[ServerSession, Depends(_session)]

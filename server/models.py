@@ -88,6 +88,13 @@ class ChangeLog(SQLModel, table=True):
     __tablename__ = "change_log"
     __table_args__ = (
         sa.Index("ix_change_log_owner_seq", "owner_id", "seq"),
+        # Entries under no account (the catalogue...), which every device pulls.
+        sa.Index(
+            "ix_change_log_unowned_seq",
+            "seq",
+            postgresql_where=sa.text("account_id IS NULL"),
+            sqlite_where=sa.text("account_id IS NULL"),
+        ),
         {"sqlite_autoincrement": True},
     )
     seq: int | None = Field(

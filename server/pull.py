@@ -269,11 +269,19 @@ def _log_entries(scoped: bool) -> Any:
     query = sa.select(log.c.seq, log.c.entity, log.c.row_id, log.c.op, log.c.account_id).where(
         log.c.seq > sa.bindparam("after"), log.c.seq <= sa.bindparam("bound")
     )
-    if scoped:
-        query = query.where(
-            sa.or_(log.c.account_id.is_(None), log.c.owner_id.in_(sa.bindparam("owners", expanding=True)))
-        )
-    return query.order_by(log.c.seq).limit(sa.bindparam("limit"))
+    if not scoped:
+        return query.order_by(log.c.seq).limit(sa.bindparam("limit"))
+    # The owners' entries and those under no account, each read along its own index (an OR
+    # would read every entry since the cursor, whosever it is), then merged in log order.
+    owned = query.where(
+        log.c.account_id.is_not(None), log.c.owner_id.in_(sa.bindparam("owners", expanding=True))
+    ).order_by(log.c.seq)
+    unowned = query.where(log.c.account_id.is_(None)).order_by(log.c.seq)
+    both = sa.union_all(
+        owned.limit(sa.bindparam("limit")).subquery().select(),
+        unowned.limit(sa.bindparam("limit")).subquery().select(),
+    ).subquery()
+    return sa.select(both).order_by(both.c.seq).limit(sa.bindparam("limit"))
 
 
 @lru_cache
