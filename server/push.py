@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from contextlib import nullcontext
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -433,11 +434,27 @@ def _update(ctx: _Context, mutation: Mutation) -> MutationResult:
     return MutationResult(mid=mutation.mid, status=status, version=record.version, conflicts=conflicts)
 
 
+# Statements of every push, built once: one built anew costs more than running it.
+_IDS: sa.BindParameter[Any] = sa.bindparam("ids", expanding=True)
+_FIELD_LOG = sa.select(
+    *(table_of(FieldChange).c[name] for name in ("entity", "row_id", "field", "version", "device_id"))
+).where(table_of(FieldChange).c.row_id.in_(_IDS))
+_ANSWERED = sa.select(table_of(ProcessedMutation)).where(
+    table_of(ProcessedMutation).c.device_id == sa.bindparam("device_id"), table_of(ProcessedMutation).c.mid.in_(_IDS)
+)
+_ANSWER = sa.insert(table_of(ProcessedMutation))
+
+
+@lru_cache
+def _by_ids(model: type[Record]) -> Any:
+    return select(model).where(col(model.id).in_(_IDS))
+
+
 def _read_records(session: Session, model: type[Record], ids: set[str]) -> list[Record]:
-    ordered = sorted(ids)  # none: no query
+    ordered = sorted(ids)
     found: list[Record] = []
     for start in range(0, len(ordered), 500):
-        found += session.exec(select(model).where(col(model.id).in_(ordered[start : start + 500]))).all()
+        found += session.exec(_by_ids(model), params={"ids": ordered[start : start + 500]}).all()
     return found
 
 
@@ -445,15 +462,11 @@ def _field_log(
     session: Session, keys: set[tuple[str, str]]
 ) -> dict[tuple[str, str], list[tuple[str, int, str | None]]]:
     """The field changes of these records (entity, id), each record's list possibly empty."""
-    table = table_of(FieldChange)
     found: dict[tuple[str, str], list[tuple[str, int, str | None]]] = {key: [] for key in keys}
-    ordered = sorted(keys)
+    ordered = sorted({row_id for _, row_id in keys})
     for start in range(0, len(ordered), 500):
         chunk = ordered[start : start + 500]
-        query = sa.select(table.c.entity, table.c.row_id, table.c.field, table.c.version, table.c.device_id).where(
-            table.c.row_id.in_({row_id for _, row_id in chunk})
-        )
-        for entity, row_id, name, version, device in session.connection().execute(query):
+        for entity, row_id, name, version, device in session.connection().execute(_FIELD_LOG, {"ids": chunk}):
             if (entity, row_id) in found:
                 found[(entity, row_id)].append((name, version, device))
     return found
@@ -554,11 +567,7 @@ def _apply_push(
             version=p.version,
             conflicts=[FieldConflict.model_validate(c) for c in p.conflicts],
         )
-        for p in session.exec(
-            select(ProcessedMutation).where(
-                ProcessedMutation.device_id == device_id, col(ProcessedMutation.mid).in_(mids)
-            )
-        )
+        for p in session.connection().execute(_ANSWERED, {"device_id": device_id, "ids": mids})
     }
     ctx = _Context(session, user, push.pulled_through, approval_bp)
     ctx.read_ahead([m for m in push.mutations if m.mid not in done])
@@ -605,7 +614,7 @@ def _apply_push(
         if identity is not None and result.status != "rejected":
             identities.add(identity)
     if answers:
-        session.connection().execute(sa.insert(table_of(ProcessedMutation)), answers)
+        session.connection().execute(_ANSWER, answers)
     find_duplicates(session, identities)
     session.commit()
     return PushResponse(results=results)
