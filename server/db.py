@@ -33,6 +33,7 @@ __all__ = [
     "ServerSession",
     "audit_queued",
     "begin_write",
+    "chunks",
     "get_engine",
     "make_engine",
     "DEVICE",
@@ -49,7 +50,8 @@ SQLITE_BUSY_MS = 60_000
 CHANGE_LOG_LOCK = 0x7465727261696E  # "terrain"
 _PENDING = "terrain_pending_changes"
 _FIELDS = "terrain_field_changes"
-#: How many of the queued changes already have their audit events (made at each savepoint).
+#: How many of the queued changes already have their audit events (made at each savepoint's
+#: release, or at each step of a push applied without savepoints: `audit_queued`).
 _AUDITED = "terrain_audited_changes"
 #: Those events, as rows: written with the change log, at the transaction's own commit.
 _EVENTS = "terrain_audit_events"
@@ -224,7 +226,7 @@ def _write_change_log(session: Session) -> None:
         # change-log lock, which orders every writer, is held from there to the commit only,
         # not through a whole push. (`savepoint()` forgets them if the savepoint rolls back.)
         # Their audit events are made now, one push's mutation at a time, so that a long push
-        # is audited record by record, as its savepoints made them (and written at the commit).
+        # is audited record by record, as its mutations made them (and written at the commit).
         audit_queued(session)
         return
     pending: list[PendingChange] = session.info.pop(_PENDING, [])
@@ -233,6 +235,9 @@ def _write_change_log(session: Session) -> None:
     events: list[dict[str, Any]] = session.info.pop(_EVENTS, [])
     if not pending and not fields:
         return
+    now = utcnow()
+    # The audit events need no lock: written before it, so that every other writer waits less.
+    write_events(session, events + change_events(session, pending[audited:], now))
     lock_change_log(session)
     if fields:
         _write_field_changes(session, fields)
@@ -240,9 +245,8 @@ def _write_change_log(session: Session) -> None:
         return
     wanted = {c.account_id for c in pending if c.account_id and not c.owner_known}
     owners: dict[str, str | None] = {}
-    for chunk in _chunks(sorted(wanted), 500):
+    for chunk in chunks(sorted(wanted), 500):
         owners.update(session.exec(select(Account.id, Account.owner_id).where(col(Account.id).in_(chunk))).all())
-    now = utcnow()
     rows = [
         {
             "entity": c.entity,
@@ -256,7 +260,6 @@ def _write_change_log(session: Session) -> None:
     ]
     # The lock, held until commit, hands the numbers below out in commit order.
     session.connection().execute(_LOG_ENTRY, rows)
-    write_events(session, events + change_events(session, pending[audited:], now))
 
 
 def audit_queued(session: Session) -> None:
@@ -290,8 +293,10 @@ def _write_field_changes(session: Session, fields: dict[tuple[str, str, str], tu
 
 @event.listens_for(ServerSession, "after_soft_rollback")
 def _forget_changes(session: Session, previous: SessionTransaction) -> None:
-    if previous.nested:
-        return  # a savepoint: `savepoint()` puts back what was queued before it
+    if previous.parent is not None:
+        # A savepoint (`savepoint()` puts back what was queued before it), or a flush failing
+        # inside one: the transaction goes on, with what was queued before.
+        return
     session.info.pop(_PENDING, None)
     session.info.pop(_FIELDS, None)
     session.info.pop(_AUDITED, None)
@@ -319,6 +324,7 @@ def savepoint(session: Session) -> Iterator[None]:
         raise
 
 
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+def chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    """`items` in slices of `size`: what one statement's `IN (...)` takes at a time."""
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -12,7 +12,6 @@ which record id), never the person's name, e-mail or phone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,6 +35,7 @@ from app.models import (
     table_of,
 )
 from server.audit import ACTOR
+from server.db import chunks
 from server.merges import index_accounts
 from server.models import AuditEvent, FieldChange, ProcessedMutation
 
@@ -106,11 +106,6 @@ def _naming(session: Session, contact_id: str) -> dict[str, list[Record]]:
     return found
 
 
-def _chunks(items: list[str], size: int = _CHUNK) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def export_contact(session: Session, contact: Contact) -> ContactExport:
     """The person, their account's name, every record naming them and the audit events about
     them and those records. The caller checks the reader's scope and logs the export."""
@@ -118,7 +113,7 @@ def export_contact(session: Session, contact: Contact) -> ContactExport:
     naming = _naming(session, contact.id)
     subjects = {("contact", contact.id)} | {(name, r.id) for name, rows in naming.items() for r in rows}
     events: list[AuditEvent] = []
-    for chunk in _chunks(sorted({row_id for _entity, row_id in subjects})):
+    for chunk in chunks(sorted({row_id for _entity, row_id in subjects}), _CHUNK):
         events += session.exec(select(AuditEvent).where(col(AuditEvent.row_id).in_(chunk))).all()
     about = sorted((e for e in events if (e.entity, e.row_id) in subjects), key=lambda e: (e.at, e.id))
     return ContactExport(
@@ -156,7 +151,7 @@ def erase_contact(session: Session, contact: Contact) -> Erasure:
 
     emails = list(session.exec(select(EmailMessage).where(EmailMessage.contact_id == contact_id)).all())
     # The activity recording an e-mail sent is a copy of it (its text greets the person).
-    for chunk in _chunks([e.id for e in emails]):
+    for chunk in chunks([e.id for e in emails], _CHUNK):
         gone("activity", list(session.exec(select(Activity).where(col(Activity.email_id).in_(chunk))).all()))
     for model in ABOUT_THE_PERSON:
         name: str = model.__tablename__  # type: ignore[assignment]

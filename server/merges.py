@@ -31,7 +31,7 @@ person in two books. At most MAX_PROPOSALS_PER_ACCOUNT per check, the most alike
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,7 +50,7 @@ from app.duplicates import (
 )
 from app.ids import utcnow
 from app.models import ENTITIES, Account, Contact, LifecycleStageChange, table_of
-from server.db import begin_write, lock_change_log, savepoint
+from server.db import begin_write, chunks, lock_change_log, savepoint
 from server.models import AccountKey, ChangeLog, MergeProposal
 from sync.wire import Mutation
 
@@ -173,7 +173,7 @@ def index_accounts(session: Session, account_ids: Iterable[str]) -> None:
     session.flush()
     conn = session.connection()
     k = table_of(AccountKey)
-    for chunk in _chunks(ids, _CHUNK):
+    for chunk in chunks(ids, _CHUNK):
         wanted = _keys_of(conn, chunk)
         have = {
             (r.account_id, r.kind, r.key)
@@ -305,7 +305,7 @@ def propose_merges(session: Session, account_id: str) -> list[MergeProposal]:
         return []
     mp = MergeProposal
     known: dict[str, MergeProposal] = {}
-    for chunk in _chunks(sorted(found), _CHUNK):
+    for chunk in chunks(sorted(found), _CHUNK):
         for proposal in session.exec(
             select(mp).where(
                 sa.or_(
@@ -317,7 +317,7 @@ def propose_merges(session: Session, account_id: str) -> list[MergeProposal]:
             known[proposal.duplicate_id if proposal.account_id == account_id else proposal.account_id] = proposal
     others = {
         a.id: a
-        for chunk in _chunks(sorted(found), _CHUNK)
+        for chunk in chunks(sorted(found), _CHUNK)
         for a in session.exec(select(Account).where(col(Account.id).in_(chunk)))
     }
     made: list[MergeProposal] = []
@@ -357,10 +357,9 @@ def identity_account(session: Session, mutation: Mutation) -> str | None:
 def find_duplicates(session: Session, account_ids: Iterable[str]) -> None:
     """After a push: index the accounts it changed and propose merges for them.
 
-    Under the change-log lock (PostgreSQL), so that two pushes bringing the same company at
-    once see each other's keys: the second one finds the first's lead. (A push already holds it
-    from its first change, taken when that mutation's savepoint writes the change log; taken
-    here too so that the guarantee does not rest on that.) A failure here is logged and leaves
+    Under the change-log lock (PostgreSQL), taken here and held to the push's commit, which
+    writes the change log under it: two pushes bringing the same company at once see each
+    other's keys, and the second one finds the first's lead. A failure here is logged and leaves
     the push whole: a duplicate check never holds up a rep's sync.
     """
     ids = sorted(set(account_ids))
@@ -619,8 +618,3 @@ def merged_away_after_pull(session: Session, account_id: str, owners: list[str],
         .limit(1)
     ).first()
     return found is not None
-
-
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -151,9 +151,14 @@ def _wire_columns(name: str, dialect: str) -> tuple[list[Any], list[int]]:
     return columns, json_indexes
 
 
-def _wire_select(conn: sa.Connection, name: str) -> tuple[Any, list[int]]:
-    columns, json_indexes = _wire_columns(name, conn.dialect.name)
+@lru_cache
+def _wire_query(name: str, dialect: str) -> tuple[Any, list[int]]:
+    columns, json_indexes = _wire_columns(name, dialect)
     return sa.select(*columns).select_from(entity_table(name)), json_indexes
+
+
+def _wire_select(conn: sa.Connection, name: str) -> tuple[Any, list[int]]:
+    return _wire_query(name, conn.dialect.name)
 
 
 def _raw_rows(conn: sa.Connection, query: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -286,10 +291,8 @@ def _log_entries(scoped: bool) -> Any:
 
 @lru_cache
 def _records_by_id(name: str, dialect: str) -> tuple[Any, list[int]]:
-    columns, json_indexes = _wire_columns(name, dialect)
-    table = entity_table(name)
-    query = sa.select(*columns).select_from(table).where(table.c.id.in_(sa.bindparam("ids", expanding=True)))
-    return query, json_indexes
+    query, json_indexes = _wire_query(name, dialect)
+    return query.where(entity_table(name).c.id.in_(sa.bindparam("ids", expanding=True))), json_indexes
 
 
 def _log_page(session: Session, owner_ids: list[str] | None, pos: _Position, limit: int) -> Page:
@@ -364,7 +367,8 @@ def _accounts_in_scope(
     read = {row["id"] for (entity, _), row in rows.items() if entity == "account"}
     others = {_row_account(entity, row) for (entity, _), row in rows.items()} - read - {None}
     if others:
-        query = sa.select(Account.id).where(Account.id.in_(others), Account.owner_id.in_(owner_ids))  # type: ignore[call-overload,attr-defined,union-attr]
+        account = table_of(Account)
+        query = sa.select(account.c.id).where(account.c.id.in_(others), account.c.owner_id.in_(owner_ids))
         in_scope.update(session.connection().execute(query).scalars())
     return in_scope
 

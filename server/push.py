@@ -3,9 +3,9 @@
 A rejected mutation (with a reason a person can read) never holds up those behind it: a push
 with one is applied again, each mutation in its own savepoint (`apply_push`). Each answer is
 stored in `processed_mutation` in the same transaction as the effects, so a push retried after
-a lost response is answered again from there and never applied twice. Accounts and contacts merge field by field against the
-device's base version: a field changed on the server since then keeps the server's value and
-comes back as a conflict for the rep to settle.
+a lost response is answered again from there and never applied twice. Accounts and contacts
+merge field by field against the device's base version: a field changed on the server since
+then keeps the server's value and comes back as a conflict for the rep to settle.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ from app.mutations import (
 )
 from app.pricing import PricingError
 from app.quotes import discount_share_bp, lines_in_order, quote_change_problem
-from server.db import DEVICE, audit_queued, begin_write, savepoint
+from server.db import DEVICE, audit_queued, begin_write, chunks, savepoint
 from server.merges import (
     find_duplicates,
     identity_account,
@@ -107,7 +107,8 @@ _DELETABLE: dict[str, type[Record]] = {"contact": Contact}
 
 
 class _Context:
-    """Who pushes, and how far their device had pulled when it made these changes."""
+    """Who pushes, and how far their device had pulled when it made these changes; with what
+    the push's mutations read, read once for all of them (`read_ahead`)."""
 
     def __init__(
         self, session: Session, user: User, pulled_through: int | None, approval_bp: int = DEFAULT_APPROVAL_BP
@@ -348,8 +349,9 @@ def _priced(
     if isinstance(record, Quote):
         if discount_share_bp(record, lines) > ctx.approval_bp:
             record.approval = "needed"
-        # The legal number, in the year's sequence: given here, in this mutation's savepoint, so
-        # a quote refused after this point gives its number back.
+        # The legal number, in the year's sequence: given here, within this mutation (its
+        # savepoint, or the whole push undone), so a quote refused after this point gives its
+        # number back.
         record.legal_number = legal_quote_number(ctx.session, day.year)  # the year it was made
     ctx.session.add(record)
     ctx.session.flush()
@@ -438,7 +440,10 @@ def _update(ctx: _Context, mutation: Mutation) -> MutationResult:
 _IDS: sa.BindParameter[Any] = sa.bindparam("ids", expanding=True)
 _FIELD_LOG = sa.select(
     *(table_of(FieldChange).c[name] for name in ("entity", "row_id", "field", "version", "device_id"))
-).where(table_of(FieldChange).c.row_id.in_(_IDS))
+).where(  # along the primary key (entity, row_id, field)
+    table_of(FieldChange).c.entity.in_(sa.bindparam("entities", expanding=True)),
+    table_of(FieldChange).c.row_id.in_(_IDS),
+)
 _ANSWERED = sa.select(table_of(ProcessedMutation)).where(
     table_of(ProcessedMutation).c.device_id == sa.bindparam("device_id"), table_of(ProcessedMutation).c.mid.in_(_IDS)
 )
@@ -451,10 +456,9 @@ def _by_ids(model: type[Record]) -> Any:
 
 
 def _read_records(session: Session, model: type[Record], ids: set[str]) -> list[Record]:
-    ordered = sorted(ids)
     found: list[Record] = []
-    for start in range(0, len(ordered), 500):
-        found += session.exec(_by_ids(model), params={"ids": ordered[start : start + 500]}).all()
+    for chunk in chunks(sorted(ids), 500):
+        found += session.exec(_by_ids(model), params={"ids": chunk}).all()
     return found
 
 
@@ -463,10 +467,10 @@ def _field_log(
 ) -> dict[tuple[str, str], list[tuple[str, int, str | None]]]:
     """The field changes of these records (entity, id), each record's list possibly empty."""
     found: dict[tuple[str, str], list[tuple[str, int, str | None]]] = {key: [] for key in keys}
-    ordered = sorted({row_id for _, row_id in keys})
-    for start in range(0, len(ordered), 500):
-        chunk = ordered[start : start + 500]
-        for entity, row_id, name, version, device in session.connection().execute(_FIELD_LOG, {"ids": chunk}):
+    entities = sorted({entity for entity, _ in keys})
+    for chunk in chunks(sorted({row_id for _, row_id in keys}), 500):
+        params = {"entities": entities, "ids": chunk}
+        for entity, row_id, name, version, device in session.connection().execute(_FIELD_LOG, params):
             if (entity, row_id) in found:
                 found[(entity, row_id)].append((name, version, device))
     return found
@@ -550,8 +554,9 @@ def apply_push(
     try:
         return _apply_push(session, user, device_id, push, approval_bp, careful=False)
     except _Careful:
-        session.rollback()
-        return _apply_push(session, user, device_id, push, approval_bp, careful=True)
+        pass  # out of the handler: the first go's traceback (and what it holds) let go
+    session.rollback()
+    return _apply_push(session, user, device_id, push, approval_bp, careful=True)
 
 
 def _apply_push(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -14,13 +15,15 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
-from app.models import Account, Contact
+from app.models import Account, Activity, Contact
 from app.services import Device, open_device
-from server.db import ServerSession
+from server.audit import USER
+from server.db import ServerSession, savepoint
 from server.main import create_app
-from server.models import AuditEvent, Role, User
+from server.models import AuditEvent, ChangeLog, Role, User
 from server.models import Device as ServerDevice
 from server.security import hash_password
 from sync.errors import AuthError, DeviceRevoked
@@ -416,3 +419,31 @@ def test_ready_only_with_the_database_answering_at_the_current_schema(database_u
         down = api.get("/readyz")
         assert down.status_code == 503 and down.json()["code"] == "database_unreachable"
         assert api.get("/healthz").status_code == 200  # alive, not ready
+
+
+def test_a_change_the_database_refuses_keeps_the_log_of_those_around_it(demo_engine: Engine) -> None:
+    """A push applied mutation by mutation: one the database refuses (a constraint) rolls back its
+    own savepoint only; the changes before and after it keep their change-log rows and audit
+    events."""
+    with ServerSession(demo_engine) as session:
+        account = session.exec(select(Account)).first()
+        assert account is not None
+        session.info[USER] = account.owner_id
+
+        def note(account_id: str, summary: str) -> str:
+            activity = Activity(account_id=account_id, occurred_at=datetime.now(UTC), summary=summary)
+            session.add(activity)
+            return activity.id
+
+        with savepoint(session):
+            before = note(account.id, "before")
+        with pytest.raises(IntegrityError), savepoint(session):
+            note("no-such-account", "refused")  # a foreign key the database checks
+        with savepoint(session):
+            after = note(account.id, "after")
+        session.commit()
+    with Session(demo_engine) as session:
+        logged = session.exec(select(ChangeLog.row_id).where(col(ChangeLog.row_id).in_([before, after]))).all()
+        audited = session.exec(select(AuditEvent.row_id).where(col(AuditEvent.row_id).in_([before, after]))).all()
+    assert sorted(logged) == sorted([before, after])
+    assert sorted(audited) == sorted([before, after])

@@ -34,9 +34,10 @@ def upgrade() -> None:
             postgresql_where=_UNOWNED,
             sqlite_where=_UNOWNED,
             postgresql_concurrently=True,
+            if_not_exists=True,  # left by an attempt that failed before its revision was stamped
         )
 
 
 def downgrade() -> None:
     with op.get_context().autocommit_block():
-        op.drop_index("ix_change_log_unowned_seq", "change_log", postgresql_concurrently=True)
+        op.drop_index("ix_change_log_unowned_seq", "change_log", postgresql_concurrently=True, if_exists=True)
