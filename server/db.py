@@ -29,9 +29,9 @@ from server.audit import change_events, write_events
 from server.models import ChangeLog, FieldChange
 
 __all__ = [
+    "IN_LIST",
     "PendingChange",
     "ServerSession",
-    "audit_queued",
     "begin_write",
     "chunks",
     "get_engine",
@@ -42,6 +42,7 @@ __all__ = [
     "queued_changes",
     "record_changes",
     "savepoint",
+    "step",
 ]
 
 #: How long a server request waits for SQLite's write lock before giving up.
@@ -51,7 +52,7 @@ CHANGE_LOG_LOCK = 0x7465727261696E  # "terrain"
 _PENDING = "terrain_pending_changes"
 _FIELDS = "terrain_field_changes"
 #: How many of the queued changes already have their audit events (made at each savepoint's
-#: release, or at each step of a push applied without savepoints: `audit_queued`).
+#: release, and at the end of each `step`).
 _AUDITED = "terrain_audited_changes"
 #: Those events, as rows: written with the change log, at the transaction's own commit.
 _EVENTS = "terrain_audit_events"
@@ -227,7 +228,7 @@ def _write_change_log(session: Session) -> None:
         # not through a whole push. (`savepoint()` forgets them if the savepoint rolls back.)
         # Their audit events are made now, one push's mutation at a time, so that a long push
         # is audited record by record, as its mutations made them (and written at the commit).
-        audit_queued(session)
+        _audit_queued(session)
         return
     pending: list[PendingChange] = session.info.pop(_PENDING, [])
     fields: dict[tuple[str, str, str], tuple[int, str | None]] = session.info.pop(_FIELDS, {})
@@ -245,7 +246,7 @@ def _write_change_log(session: Session) -> None:
         return
     wanted = {c.account_id for c in pending if c.account_id and not c.owner_known}
     owners: dict[str, str | None] = {}
-    for chunk in chunks(sorted(wanted), 500):
+    for chunk in chunks(sorted(wanted)):
         owners.update(session.exec(select(Account.id, Account.owner_id).where(col(Account.id).in_(chunk))).all())
     rows = [
         {
@@ -262,9 +263,9 @@ def _write_change_log(session: Session) -> None:
     session.connection().execute(_LOG_ENTRY, rows)
 
 
-def audit_queued(session: Session) -> None:
+def _audit_queued(session: Session) -> None:
     """Make the audit events of the changes queued since the last call (written at the commit):
-    at each savepoint's release, or by whoever marks out its own steps without savepoints."""
+    at each savepoint's release, and at the end of each `step`."""
     pending: list[PendingChange] = session.info.get(_PENDING, [])
     audited: int = session.info.get(_AUDITED, 0)
     if len(pending) > audited:
@@ -324,7 +325,26 @@ def savepoint(session: Session) -> Iterator[None]:
         raise
 
 
-def chunks(items: list[str], size: int) -> Iterator[list[str]]:
+#: How many values one statement's `IN (...)` is given at a time.
+IN_LIST = 500
+
+
+@contextmanager
+def step(session: Session, *, isolated: bool) -> Iterator[None]:
+    """One step of a larger write (a push's mutation), audited on its own, record by record.
+
+    `isolated`: in a savepoint, whose rollback undoes this step alone. Otherwise a failure
+    leaves the transaction to be rolled back whole (cheaper: no savepoint's round trips)."""
+    if isolated:
+        with savepoint(session):  # its release makes the step's audit events
+            yield
+        return
+    yield
+    session.flush()
+    _audit_queued(session)
+
+
+def chunks(items: list[str], size: int = IN_LIST) -> Iterator[list[str]]:
     """`items` in slices of `size`: what one statement's `IN (...)` takes at a time."""
     for start in range(0, len(items), size):
         yield items[start : start + size]

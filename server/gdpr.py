@@ -66,7 +66,6 @@ REFERENCES: tuple[tuple[str, str], ...] = tuple(
 ERASURE_DETAIL = "erased at the person's request (GDPR)"
 #: What replaces a retried push's answer that quoted the person.
 _SCRUBBED = "(personal data erased)"
-_CHUNK = 500
 
 
 class AuditEventExport(BaseModel):
@@ -113,7 +112,7 @@ def export_contact(session: Session, contact: Contact) -> ContactExport:
     naming = _naming(session, contact.id)
     subjects = {("contact", contact.id)} | {(name, r.id) for name, rows in naming.items() for r in rows}
     events: list[AuditEvent] = []
-    for chunk in chunks(sorted({row_id for _entity, row_id in subjects}), _CHUNK):
+    for chunk in chunks(sorted({row_id for _entity, row_id in subjects})):
         events += session.exec(select(AuditEvent).where(col(AuditEvent.row_id).in_(chunk))).all()
     about = sorted((e for e in events if (e.entity, e.row_id) in subjects), key=lambda e: (e.at, e.id))
     return ContactExport(
@@ -151,7 +150,7 @@ def erase_contact(session: Session, contact: Contact) -> Erasure:
 
     emails = list(session.exec(select(EmailMessage).where(EmailMessage.contact_id == contact_id)).all())
     # The activity recording an e-mail sent is a copy of it (its text greets the person).
-    for chunk in chunks([e.id for e in emails], _CHUNK):
+    for chunk in chunks([e.id for e in emails]):
         gone("activity", list(session.exec(select(Activity).where(col(Activity.email_id).in_(chunk))).all()))
     for model in ABOUT_THE_PERSON:
         name: str = model.__tablename__  # type: ignore[assignment]

@@ -173,7 +173,7 @@ def index_accounts(session: Session, account_ids: Iterable[str]) -> None:
     session.flush()
     conn = session.connection()
     k = table_of(AccountKey)
-    for chunk in chunks(ids, _CHUNK):
+    for chunk in chunks(ids):
         wanted = _keys_of(conn, chunk)
         have = {
             (r.account_id, r.kind, r.key)
@@ -305,7 +305,7 @@ def propose_merges(session: Session, account_id: str) -> list[MergeProposal]:
         return []
     mp = MergeProposal
     known: dict[str, MergeProposal] = {}
-    for chunk in chunks(sorted(found), _CHUNK):
+    for chunk in chunks(sorted(found)):
         for proposal in session.exec(
             select(mp).where(
                 sa.or_(
@@ -317,7 +317,7 @@ def propose_merges(session: Session, account_id: str) -> list[MergeProposal]:
             known[proposal.duplicate_id if proposal.account_id == account_id else proposal.account_id] = proposal
     others = {
         a.id: a
-        for chunk in chunks(sorted(found), _CHUNK)
+        for chunk in chunks(sorted(found))
         for a in session.exec(select(Account).where(col(Account.id).in_(chunk)))
     }
     made: list[MergeProposal] = []

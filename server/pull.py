@@ -122,7 +122,6 @@ def _page(changes: list[dict[str, Any]], cursor: str, has_more: bool) -> Page:
     return {"changes": changes, "cursor": cursor, "has_more": has_more}
 
 
-@lru_cache
 def _wire_columns(name: str, dialect: str) -> tuple[list[Any], list[int]]:
     """The columns of a table as the wire carries them, converted by the database itself.
 
@@ -153,12 +152,9 @@ def _wire_columns(name: str, dialect: str) -> tuple[list[Any], list[int]]:
 
 @lru_cache
 def _wire_query(name: str, dialect: str) -> tuple[Any, list[int]]:
+    """A table's records as the wire carries them (built once per table and dialect)."""
     columns, json_indexes = _wire_columns(name, dialect)
     return sa.select(*columns).select_from(entity_table(name)), json_indexes
-
-
-def _wire_select(conn: sa.Connection, name: str) -> tuple[Any, list[int]]:
-    return _wire_query(name, conn.dialect.name)
 
 
 def _raw_rows(conn: sa.Connection, query: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -194,7 +190,7 @@ def _wire_rows(columns: list[str], rows: Sequence[Any], json_indexes: list[int])
 
 def wire_row(conn: sa.Connection, entity: str, row_id: str) -> dict[str, Any] | None:
     """One record in the form pulls send it."""
-    query, json_indexes = _wire_select(conn, entity)
+    query, json_indexes = _wire_query(entity, conn.dialect.name)
     columns, rows = _raw_rows(conn, query.where(entity_table(entity).c.id == row_id))
     if not rows:
         return None
@@ -214,7 +210,7 @@ def _snapshot_page(session: Session, owner_ids: list[str] | None, pos: _Position
         name = _ENTITY_NAMES[index]
         table = entity_table(name)
         room = limit - count
-        query, json_indexes = _wire_select(conn, name)
+        query, json_indexes = _wire_query(name, conn.dialect.name)
         by_account = "account_id" in table.c and last_account != _UNOWNED
         if by_account:
             accounts = (
@@ -365,12 +361,17 @@ def _accounts_in_scope(
     owners = set(owner_ids)
     in_scope = {row["id"] for (entity, _), row in rows.items() if entity == "account" and row["owner_id"] in owners}
     read = {row["id"] for (entity, _), row in rows.items() if entity == "account"}
-    others = {_row_account(entity, row) for (entity, _), row in rows.items()} - read - {None}
+    others = {a for (entity, _), row in rows.items() if (a := _row_account(entity, row)) is not None} - read
     if others:
-        account = table_of(Account)
-        query = sa.select(account.c.id).where(account.c.id.in_(others), account.c.owner_id.in_(owner_ids))
-        in_scope.update(session.connection().execute(query).scalars())
+        params = {"ids": sorted(others), "owners": owner_ids}
+        in_scope.update(session.connection().execute(_REACHED, params).scalars())
     return in_scope
+
+
+_REACHED = sa.select(table_of(Account).c.id).where(
+    table_of(Account).c.id.in_(sa.bindparam("ids", expanding=True)),
+    table_of(Account).c.owner_id.in_(sa.bindparam("owners", expanding=True)),
+)
 
 
 def pull_page(*, session: Session, user: User, cursor: str | None, limit: int) -> Page:

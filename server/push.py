@@ -11,7 +11,6 @@ then keeps the server's value and comes back as a conflict for the rep to settle
 from __future__ import annotations
 
 import re
-from contextlib import nullcontext
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -55,7 +54,7 @@ from app.mutations import (
 )
 from app.pricing import PricingError
 from app.quotes import discount_share_bp, lines_in_order, quote_change_problem
-from server.db import DEVICE, audit_queued, begin_write, chunks, savepoint
+from server.db import DEVICE, begin_write, chunks, step
 from server.merges import (
     find_duplicates,
     identity_account,
@@ -457,7 +456,7 @@ def _by_ids(model: type[Record]) -> Any:
 
 def _read_records(session: Session, model: type[Record], ids: set[str]) -> list[Record]:
     found: list[Record] = []
-    for chunk in chunks(sorted(ids), 500):
+    for chunk in chunks(sorted(ids)):
         found += session.exec(_by_ids(model), params={"ids": chunk}).all()
     return found
 
@@ -468,7 +467,7 @@ def _field_log(
     """The field changes of these records (entity, id), each record's list possibly empty."""
     found: dict[tuple[str, str], list[tuple[str, int, str | None]]] = {key: [] for key in keys}
     entities = sorted({entity for entity, _ in keys})
-    for chunk in chunks(sorted({row_id for _, row_id in keys}), 500):
+    for chunk in chunks(sorted({row_id for _, row_id in keys})):
         params = {"entities": entities, "ids": chunk}
         for entity, row_id, name, version, device in session.connection().execute(_FIELD_LOG, params):
             if (entity, row_id) in found:
@@ -565,13 +564,7 @@ def _apply_push(
     begin_write(session)
     mids = [m.mid for m in push.mutations]
     done = {
-        p.mid: MutationResult(
-            mid=p.mid,
-            status=p.status,
-            reason=p.reason,
-            version=p.version,
-            conflicts=[FieldConflict.model_validate(c) for c in p.conflicts],
-        )
+        p.mid: MutationResult.model_validate(p._mapping)
         for p in session.connection().execute(_ANSWERED, {"device_id": device_id, "ids": mids})
     }
     ctx = _Context(session, user, push.pulled_through, approval_bp)
@@ -587,14 +580,11 @@ def _apply_push(
             continue
         identity = None
         try:
-            with savepoint(session) if careful else nullcontext():
+            with step(session, isolated=careful):
                 # A device that has not heard of a merge yet: its change goes to the kept account.
                 target = redirect_merged(session, mutation, ctx.existing)
                 identity = identity_account(session, target)
                 result = _apply(ctx, target)
-                session.flush()
-            if not careful:
-                audit_queued(session)  # this mutation's audit events, as a savepoint's release makes
         except (Rejected, SQLAlchemyError) as exc:
             if not careful:
                 raise _Careful from exc
