@@ -2,8 +2,10 @@
 
 Every insert, update and delete of a synced record made through a `ServerSession` bumps the
 record's version and appends to `change_log` just before the transaction commits. On
-PostgreSQL the rows are numbered under a transaction-level advisory lock, so sequence numbers
-are handed out in commit order and a late commit can never be skipped by a pulling device.
+PostgreSQL the rows are renumbered by the database as the transaction commits, under a
+transaction-level advisory lock held only from there to the end of the commit (a deferred
+trigger, migration 0014), so sequence numbers are handed out in commit order and a late commit
+can never be skipped by a pulling device.
 """
 
 from __future__ import annotations
@@ -125,9 +127,9 @@ _LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")
 def lock_change_log(session: Session) -> None:
     """Serialise with every other commit that writes the change log, until this one commits.
 
-    Taken before reading who owns an account, so that an owner read here is still the owner
-    when the change-log rows are numbered (a reassignment takes it too). SQLite's single writer
-    gives the same for free.
+    Every such commit takes it as it commits (migration 0014). Taken earlier by a writer that
+    must see no entry numbered meanwhile: a reassignment listing an account's records, the
+    duplicate check and its keys, compaction moving the horizon, a backup. SQLite's single writer gives the same for free.
     """
     connection = session.connection()
     if connection.dialect.name == "postgresql":
@@ -237,17 +239,18 @@ def _write_change_log(session: Session) -> None:
     if not pending and not fields:
         return
     now = utcnow()
-    # The audit events need no lock: written before it, so that every other writer waits less.
     write_events(session, events + change_events(session, pending[audited:], now))
-    lock_change_log(session)
     if fields:
         _write_field_changes(session, fields)
     if not pending:
         return
-    wanted = {c.account_id for c in pending if c.account_id and not c.owner_known}
     owners: dict[str, str | None] = {}
-    for chunk in chunks(sorted(wanted)):
-        owners.update(session.exec(select(Account.id, Account.owner_id).where(col(Account.id).in_(chunk))).all())
+    if session.connection().dialect.name != "postgresql":
+        # PostgreSQL reads them at COMMIT, under the change-log lock (migration 0014); SQLite's
+        # single writer holds its write lock from here to the commit.
+        wanted = {c.account_id for c in pending if c.account_id and not c.owner_known}
+        for chunk in chunks(sorted(wanted)):
+            owners.update(session.exec(select(Account.id, Account.owner_id).where(col(Account.id).in_(chunk))).all())
     rows = [
         {
             "entity": c.entity,
@@ -259,7 +262,8 @@ def _write_change_log(session: Session) -> None:
         }
         for c in pending
     ]
-    # The lock, held until commit, hands the numbers below out in commit order.
+    # Numbered in commit order: by SQLite's single writer; on PostgreSQL, renumbered at COMMIT
+    # under the change-log lock, with each owner left out here read there (migration 0014).
     session.connection().execute(_LOG_ENTRY, rows)
 
 

@@ -11,6 +11,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
@@ -266,6 +267,94 @@ def test_a_late_commit_is_never_skipped_by_the_cursor(proxied_api: ProxiedApi, t
     with device.replica.connect() as conn:
         notes = dict(conn.execute(sa.select(Account.id, Account.notes).where(Account.id.in_([first, second]))).all())  # type: ignore[call-overload,attr-defined]
     assert notes == {first: "written first, committed last", second: "written second, committed first"}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_entries_written_first_and_committed_last_are_numbered_last_with_their_owner_at_commit(
+    demo_engine: Engine,
+) -> None:
+    """PostgreSQL numbers change-log entries as their transaction commits (migration 0014): a
+    transaction whose entries are already in the log when two others commit (an edit; an
+    account moved to bruno) is numbered after both, and its new contact under the moved account
+    is logged for bruno, who owns the account when it commits."""
+    from app.models import Contact
+    from server.reassign import reassign_account
+
+    server = demo_engine
+    edited, moved, other = (
+        a.id
+        for a in ServerSession(server)
+        .exec(select(Account).where(Account.owner_id == _user_id(server, "alice")).order_by(Account.name).limit(3))
+        .all()
+    )
+    with server.connect() as conn:
+        start = conn.execute(sa.text("SELECT max(seq) FROM change_log")).scalar_one()
+    late = ServerSession(server)
+    in_log_before_commit: list[int] = []
+
+    def others_commit(session: Any) -> None:
+        if session is not late:
+            return
+        # The change log's writer has run: this transaction's entries are in (not yet committed).
+        count = sa.text("SELECT count(*) FROM change_log WHERE seq > :s")
+        in_log_before_commit.append(session.connection().execute(count, {"s": start}).scalar_one())
+        with ServerSession(server) as early:
+            early.connection().exec_driver_sql("SET lock_timeout = '10s'")  # a regression fails, not hangs
+            account = early.get(Account, other)
+            assert account is not None
+            account.notes = "committed second, written second"
+            early.commit()
+            account = early.get(Account, moved)
+            assert account is not None
+            reassign_account(session=early, account=account, owner_id=_user_id(server, "bruno"))
+            early.commit()
+
+    sa_event.listen(ServerSession, "before_commit", others_commit)  # after the change log's writer
+    try:
+        account = late.get(Account, edited)
+        assert account is not None
+        account.notes = "written first, committed last"
+        newcomer = Contact(account_id=moved, last_name="Arrivée-Pendant")
+        newcomer_id = newcomer.id
+        late.add(newcomer)
+        late.commit()
+    finally:
+        sa_event.remove(ServerSession, "before_commit", others_commit)
+        late.close()
+    assert in_log_before_commit == [2]
+    with server.connect() as conn:
+        log = {
+            row_id: (seq, owner)
+            for seq, row_id, owner in conn.execute(
+                sa.text("SELECT seq, row_id, owner_id FROM change_log WHERE row_id IN (:a, :b, :c, :d) ORDER BY seq"),
+                {"a": edited, "b": newcomer_id, "c": other, "d": moved},
+            )
+        }
+    # (each record's last entry)
+    assert min(log[edited][0], log[newcomer_id][0]) > max(log[other][0], log[moved][0])
+    assert log[newcomer_id][1] == _user_id(server, "bruno")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_a_commit_waits_while_the_change_log_lock_is_held(demo_engine: Engine) -> None:
+    """Compaction, backups and reassignments hold the lock so that no entry is numbered meanwhile:
+    the database's numbering at COMMIT takes that same lock."""
+    from server.db import lock_change_log
+
+    with ServerSession(demo_engine) as holder, ServerSession(demo_engine) as writer:
+        lock_change_log(holder)
+        writer.connection().exec_driver_sql("SET lock_timeout = '1s'")
+        account = writer.exec(select(Account).limit(1)).one()
+        account.notes = "waits for the lock"
+        with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+            writer.commit()
+        writer.rollback()
+        holder.rollback()
+        account = writer.exec(select(Account).where(Account.id == account.id)).one()
+        account.notes = "goes through once it is free"
+        writer.commit()
 
 
 def _user_id(server: Engine, username: str) -> str:
