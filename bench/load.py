@@ -6,7 +6,8 @@
    `postgresql://postgres@127.0.0.1:5432/test`; dropped at the end unless `--keep`) and seeds it:
    `--reps` reps under 10 managers, `--accounts` accounts each (owner, address, phone), each
    account created by its own change-log entry, as the server writes them.
-2. Starts `terrain-server serve --workers 2` on it, on 127.0.0.1, in its own process group.
+2. Starts `terrain-server serve --workers 2` on it, on 127.0.0.1, in its own process group,
+   and waits until every worker listens.
 3. From this process (another process than the server's), signs every rep in over HTTP
    (`POST /api/v1/auth/token`: each rep its own device and tokens), then pulls each rep's
    territory once, as the app's first sync does, to get its cursor and its accounts' versions.
@@ -53,6 +54,7 @@ from app.models import entity_table  # noqa: E402
 from server.db import make_engine  # noqa: E402
 from server.migrate import upgrade  # noqa: E402
 from server.security import hash_password  # noqa: E402
+from server.workers import listening, spreads_connections  # noqa: E402
 from sync.wire import SCHEMA_VERSION  # noqa: E402
 
 PASSWORD = "load-bench-password"
@@ -157,7 +159,10 @@ def start_server(url: str, port: int, data_dir: Path, workers: int) -> subproces
         if process.poll() is not None:
             raise RuntimeError(f"the server stopped: see {data_dir / 'server.log'}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+            # Every worker listening, not only the first: connections opened before the others
+            # are up would all go to it, and stay there (server/workers.py).
+            ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
+            if ready and (workers == 1 or not spreads_connections() or listening(port) == workers):
                 return process
         except httpx.HTTPError:
             pass

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -42,6 +42,7 @@ def _serve(args: argparse.Namespace) -> int:
     from server.migrate import upgrade
     from server.observe import log_config, prepare_multiprocess_dir
     from server.settings import get_settings
+    from server.workers import serve_workers, spreads_connections
 
     if args.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)
@@ -57,22 +58,25 @@ def _serve(args: argparse.Namespace) -> int:
     prepare_multiprocess_dir(args.workers)  # the workers' metrics meet in PROMETHEUS_MULTIPROC_DIR
     settings = get_settings()
     log_level = (args.log_level or settings.log_level).lower()  # --log-level, else TERRAIN_LOG_LEVEL
-    uvicorn.run(
+    options: dict[str, Any] = {
         # Several workers import the app themselves (each its own process, connections and pool).
-        "server.main:create_app" if args.workers > 1 else create_app(),
-        factory=args.workers > 1,
-        workers=args.workers,
-        host=args.host,
-        port=args.port,
-        log_level=log_level,
-        log_config=log_config(settings.log_format, log_level),  # JSON lines with the request id
-        access_log=False,  # server/observe.py logs each request, with more
-        ssl_certfile=args.ssl_certfile,
-        ssl_keyfile=args.ssl_keyfile,
-        proxy_headers=True,
-        forwarded_allow_ips=args.forwarded_allow_ips,
-        timeout_worker_healthcheck=60,  # a worker still importing on a busy machine is not hung
-    )
+        "app": "server.main:create_app" if args.workers > 1 else create_app(),
+        "factory": args.workers > 1,
+        "workers": args.workers,
+        "host": args.host,
+        "port": args.port,
+        "log_level": log_level,
+        "log_config": log_config(settings.log_format, log_level),  # JSON lines with the request id
+        "access_log": False,  # server/observe.py logs each request, with more
+        "ssl_certfile": args.ssl_certfile,
+        "ssl_keyfile": args.ssl_keyfile,
+        "proxy_headers": True,
+        "forwarded_allow_ips": args.forwarded_allow_ips,
+        "timeout_worker_healthcheck": 60,  # a worker still importing on a busy machine is not hung
+    }
+    if args.workers > 1 and spreads_connections():
+        return serve_workers(args.workers, options)  # a listening socket each (server/workers.py)
+    uvicorn.run(**options)
     return 0
 
 

@@ -38,6 +38,7 @@ from server.observe import (
     log_config,
     prepare_multiprocess_dir,
 )
+from server.workers import listening, spreads_connections
 from sync.wire import SCHEMA_VERSION
 from tests.conftest import free_port, settings_for, sign_in
 
@@ -346,6 +347,57 @@ def test_serve_logs_text_when_asked(serve: Callable[..., Served]) -> None:
     assert served.stop()
     assert not any(line.startswith("{") for line in served.lines())
     assert not any("terrain.access" in line for line in served.lines())  # --log-level warning: no request lines
+
+
+def _workers_of(process: subprocess.Popen[str]) -> set[int]:
+    """The worker processes a `serve --workers N` process started (multiprocessing's spawn)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if int(stat[1]) == process.pid and b"spawn_main" in command:
+            found.add(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not spreads_connections(), reason="a socket per worker on Linux only")
+def test_each_worker_listens_on_its_own_socket_and_one_that_dies_is_replaced(
+    serve: Callable[..., Served], tmp_path: Path
+) -> None:
+    """Every worker up can be seen listening; a worker killed is started again; a second
+    server on the same port is refused instead of silently sharing it."""
+    served = serve("--workers", "2")
+    with httpx.Client(base_url=served.url, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as client:
+        _wait_until_up(client, served.process)
+        deadline = time.monotonic() + 60
+        while listening(served.port) < 2:
+            assert time.monotonic() < deadline, "the second worker never listened"
+            time.sleep(0.2)
+        workers = _workers_of(served.process)
+        assert len(workers) == 2
+        victim = min(workers)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while not (len(_workers_of(served.process) - {victim}) == 2 and listening(served.port) == 2):
+            assert time.monotonic() < deadline, "the killed worker was not replaced"
+            time.sleep(0.2)
+        assert all(client.get("/healthz").status_code == 200 for _ in range(20))
+        second = subprocess.run(
+            [sys.executable, "-m", "server.cli", "serve", "--port", str(served.port), "--workers", "2"],
+            env={**os.environ, "TERRAIN_SERVER_DATA_DIR": str(tmp_path / "second")},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert second.returncode == 1
+        assert f"cannot listen on 127.0.0.1:{served.port}" in second.stdout + second.stderr
+        assert listening(served.port) == 2  # the first one's, still serving
+        assert client.get("/healthz").status_code == 200
+    assert served.stop()
+    assert _workers_of(served.process) == set()
 
 
 def test_two_workers_add_up_their_metrics(serve: Callable[..., Served]) -> None:
