@@ -42,11 +42,15 @@ def _serve(args: argparse.Namespace) -> int:
     from server.migrate import upgrade
     from server.observe import log_config, prepare_multiprocess_dir
     from server.settings import get_settings
-    from server.workers import serve_workers, spreads_connections
+    from server.workers import port_problem, serve_workers, spreads_connections
 
     if args.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)
         return 2
+    own_sockets = args.workers > 1 and spreads_connections()
+    if own_sockets and (problem := port_problem(args.host, args.port)):
+        print(f"error: {problem}", file=sys.stderr)  # before migrating, or emptying the metrics
+        return 1
     if not args.no_migrate:
         upgrade(_engine())
         _index_accounts_once()
@@ -74,7 +78,7 @@ def _serve(args: argparse.Namespace) -> int:
         "forwarded_allow_ips": args.forwarded_allow_ips,
         "timeout_worker_healthcheck": 60,  # a worker still importing on a busy machine is not hung
     }
-    if args.workers > 1 and spreads_connections():
+    if own_sockets:
         return serve_workers(args.workers, options)  # a listening socket each (server/workers.py)
     uvicorn.run(**options)
     return 0

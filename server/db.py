@@ -2,14 +2,15 @@
 
 Every insert, update and delete of a synced record made through a `ServerSession` bumps the
 record's version and appends to `change_log` just before the transaction commits. On
-PostgreSQL the rows are renumbered by the database as the transaction commits, under a
-transaction-level advisory lock held only from there to the end of the commit (a deferred
-trigger, migration 0014), so sequence numbers are handed out in commit order and a late commit
-can never be skipped by a pulling device.
+PostgreSQL the entries wait in `change_log_pending` and the database moves them into the change
+log as the transaction commits, under a transaction-level advisory lock held only from there to
+the end of the commit (a deferred trigger, migration 0014), so sequence numbers are handed out
+in commit order and a late commit can never be skipped by a pulling device.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from server.models import ChangeLog, FieldChange
 __all__ = [
     "IN_LIST",
     "PendingChange",
+    "advisory_lock",
     "ServerSession",
     "begin_write",
     "chunks",
@@ -124,16 +126,22 @@ def begin_write(session: Session) -> None:
 _LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")
 
 
+def advisory_lock(session: Session, key: int) -> None:
+    """On PostgreSQL, a lock on `key` held until the session's transaction ends (nothing on
+    SQLite, whose writers are one at a time anyway)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_LOCK, {"key": key})
+
+
 def lock_change_log(session: Session) -> None:
     """Serialise with every other commit that writes the change log, until this one commits.
 
     Every such commit takes it as it commits (migration 0014). Taken earlier by a writer that
-    must see no entry numbered meanwhile: a reassignment listing an account's records, the
-    duplicate check and its keys, compaction moving the horizon, a backup. SQLite's single writer gives the same for free.
+    must see no entry numbered meanwhile: a reassignment listing an account's records,
+    compaction moving the horizon, a backup. SQLite's single writer gives the same for free.
     """
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.execute(_LOCK, {"key": CHANGE_LOG_LOCK})
+    advisory_lock(session, CHANGE_LOG_LOCK)
 
 
 @lru_cache
@@ -244,10 +252,13 @@ def _write_change_log(session: Session) -> None:
         _write_field_changes(session, fields)
     if not pending:
         return
+    connection = session.connection()
+    at_commit = _numbered_at_commit(connection)
     owners: dict[str, str | None] = {}
-    if session.connection().dialect.name != "postgresql":
-        # PostgreSQL reads them at COMMIT, under the change-log lock (migration 0014); SQLite's
-        # single writer holds its write lock from here to the commit.
+    if not at_commit:
+        # SQLite's single writer holds its write lock from here to the commit. (PostgreSQL
+        # without migration 0014, an upgrade under way: the lock, taken from here.)
+        lock_change_log(session)
         wanted = {c.account_id for c in pending if c.account_id and not c.owner_known}
         for chunk in chunks(sorted(wanted)):
             owners.update(session.exec(select(Account.id, Account.owner_id).where(col(Account.id).in_(chunk))).all())
@@ -258,13 +269,43 @@ def _write_change_log(session: Session) -> None:
             "op": c.op,
             "account_id": c.account_id,
             "owner_id": c.owner_id if c.owner_known else owners.get(c.account_id or ""),
+            "owner_known": c.owner_known,
             "changed_at": now,
         }
         for c in pending
     ]
-    # Numbered in commit order: by SQLite's single writer; on PostgreSQL, renumbered at COMMIT
-    # under the change-log lock, with each owner left out here read there (migration 0014).
-    session.connection().execute(_LOG_ENTRY, rows)
+    if at_commit:
+        # Numbered as this transaction commits, under the lock, with the owners left out here
+        # read there: the database moves them into the change log (migration 0014).
+        connection.execute(_PENDING_ENTRY, rows)
+    else:  # numbered in commit order by the lock (SQLite: the write lock) held to the commit
+        connection.execute(_LOG_ENTRY, [{k: v for k, v in row.items() if k != "owner_known"} for row in rows])
+
+
+#: Where PostgreSQL's entries wait for their commit (migration 0014; not a model: no SQLite twin).
+_PENDING_ENTRY = sa.insert(
+    sa.table(
+        "change_log_pending",
+        *(sa.column(name) for name in ("entity", "row_id", "op", "account_id", "owner_id", "owner_known")),
+        sa.column("changed_at", sa.DateTime(timezone=True)),
+    )
+)
+#: Per engine: whether its database numbers the change log at commit (see `_numbered_at_commit`).
+_AT_COMMIT: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+_HAS_PENDING = sa.text("SELECT to_regclass('change_log_pending') IS NOT NULL")
+
+
+def _numbered_at_commit(connection: sa.Connection) -> bool:
+    """Whether the database numbers change-log entries at commit (PostgreSQL at migration 0014
+    or later). Asked once per engine: a database migrated meanwhile keeps being written the
+    older way, under the lock from the change log's write, which stays right."""
+    if connection.dialect.name != "postgresql":
+        return False
+    known = _AT_COMMIT.get(connection.engine)
+    if known is None:
+        known = bool(connection.execute(_HAS_PENDING).scalar_one())
+        _AT_COMMIT[connection.engine] = known
+    return known
 
 
 def _audit_queued(session: Session) -> None:

@@ -50,7 +50,7 @@ from app.duplicates import (
 )
 from app.ids import utcnow
 from app.models import ENTITIES, Account, Contact, LifecycleStageChange, table_of
-from server.db import begin_write, chunks, lock_change_log, savepoint
+from server.db import advisory_lock, begin_write, chunks, savepoint
 from server.models import AccountKey, ChangeLog, MergeProposal
 from sync.wire import Mutation
 
@@ -165,11 +165,21 @@ def _keys_of(conn: sa.Connection, account_ids: list[str]) -> set[tuple[str, str,
     return wanted
 
 
+#: The lock (PostgreSQL) that serialises, each until its commit, every writer of the duplicate
+#: keys: two pushes bringing the same company at once, a rebuild and the pushes meanwhile.
+_KEYS_LOCK = 0x74657272616964  # "terraid"
+
+
+def _lock_keys(session: Session) -> None:
+    advisory_lock(session, _KEYS_LOCK)
+
+
 def index_accounts(session: Session, account_ids: Iterable[str]) -> None:
     """Bring these accounts' keys in step with their data (an account gone loses its keys)."""
     ids = sorted(set(account_ids))
     if not ids:
         return
+    _lock_keys(session)
     session.flush()
     conn = session.connection()
     k = table_of(AccountKey)
@@ -190,10 +200,10 @@ def rebuild_duplicate_keys(session: Session) -> int:
     """Index every account afresh (a database older than the keys, or after a bulk load made
     outside the server); the number of accounts indexed. The caller commits.
 
-    Under the change-log lock (SQLite: the write lock), so that no push indexes an account
+    Under the duplicate keys' lock (SQLite: the write lock), so that no push indexes an account
     meanwhile and two server processes starting at once build the keys once."""
     begin_write(session)
-    lock_change_log(session)
+    _lock_keys(session)
     session.flush()
     conn = session.connection()
     k, a = table_of(AccountKey), table_of(Account)
@@ -213,7 +223,7 @@ def ensure_duplicate_keys(session: Session) -> int | None:
     """Build the keys when there are accounts and no key at all (a database that predates
     them); the number of accounts indexed, or None when nothing had to be done."""
     begin_write(session)
-    lock_change_log(session)  # another server process starting now waits, then finds them built
+    _lock_keys(session)  # another server process starting now waits, then finds them built
     conn = session.connection()
     if conn.execute(sa.select(table_of(AccountKey).c.account_id).limit(1)).first() is not None:
         return None
@@ -357,9 +367,9 @@ def identity_account(session: Session, mutation: Mutation) -> str | None:
 def find_duplicates(session: Session, account_ids: Iterable[str]) -> None:
     """After a push: index the accounts it changed and propose merges for them.
 
-    Under the change-log lock (PostgreSQL), taken here and held to the push's commit, which
-    writes the change log under it: two pushes bringing the same company at once see each
-    other's keys, and the second one finds the first's lead. A failure here is logged and leaves
+    Under the duplicate keys' lock (PostgreSQL), taken here and held to the push's commit: two
+    pushes bringing the same company at once see each other's keys, and the second one finds
+    the first's lead. A failure here is logged and leaves
     the push whole: a duplicate check never holds up a rep's sync.
     """
     ids = sorted(set(account_ids))
@@ -367,8 +377,7 @@ def find_duplicates(session: Session, account_ids: Iterable[str]) -> None:
         return
     try:
         with savepoint(session):
-            lock_change_log(session)
-            index_accounts(session, ids)
+            index_accounts(session, ids)  # takes the duplicate keys' lock
             for account_id in ids:
                 propose_merges(session, account_id)
     except Exception:  # whatever it is (a database refusal, an identifier no parser expected)

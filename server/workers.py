@@ -9,7 +9,9 @@ worker up can be seen listening (`listening()`, `ss -tln`), and the kernel sprea
 connections over them, busy or not, without waking them all for each.
 
 The supervisor here starts the workers, starts again one that dies, and stops them all on
-SIGINT or SIGTERM. Where SO_REUSEPORT does not spread connections (anywhere but Linux),
+SIGINT, SIGTERM or SIGHUP (a worker whose supervisor is killed stops by itself). Unlike
+uvicorn's, it does not ping its workers: a worker hung but alive keeps its share of new
+connections. Where SO_REUSEPORT does not spread connections (anywhere but Linux),
 `terrain-server serve` keeps uvicorn's own supervisor.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import sys
@@ -29,7 +32,7 @@ from typing import Any
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
-__all__ = ["listening", "serve_workers", "spreads_connections"]
+__all__ = ["listening", "port_problem", "serve_workers", "spreads_connections"]
 
 logger = logging.getLogger("uvicorn.error")
 #: A worker that exits with an error sooner than this after its start is taken for one that
@@ -71,31 +74,46 @@ def _listener(host: str, port: int, *, shared: bool = True) -> socket.socket:
     return sock
 
 
-def _worker(options: dict[str, Any]) -> None:
+def port_problem(host: str, port: int) -> str | None:
+    """Why the workers could not serve `host:port`, or None. Asked without SO_REUSEPORT: a port
+    taken by another program, or by another server like this one (whose workers the kernel
+    would otherwise let these join, sharing its connections), is refused."""
+    if port == 0:
+        return "several workers need a port of their own choosing (--port), not 0"
+    try:
+        _listener(host, port, shared=False).close()
+    except OSError as exc:
+        return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    return None
+
+
+def _stop_with(parent: int) -> None:
+    """A worker whose supervisor is gone (killed) stops too, rather than keep the port."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _worker(options: dict[str, Any], parent: int) -> None:
+    threading.Thread(target=_stop_with, args=(parent,), daemon=True).start()
     config = uvicorn.Config(**options)
     uvicorn.Server(config).run(sockets=[_listener(config.host, config.port)])
 
 
 def serve_workers(workers: int, options: dict[str, Any]) -> int:
-    """Run `workers` processes of `uvicorn.Server(uvicorn.Config(**options))` until SIGINT or
-    SIGTERM; the exit status (1 when a worker could not start: the next would fail alike)."""
+    """Run `workers` processes of `uvicorn.Server(uvicorn.Config(**options))` until SIGINT,
+    SIGTERM or SIGHUP; the exit status (1 when a worker could not start: the next would fail
+    alike). The caller has checked `port_problem` first."""
     uvicorn.Config(**options)  # configures logging here too, as in each worker
-    try:
-        # Without SO_REUSEPORT: taken by another program, or by another server like this one
-        # (whose workers the kernel would otherwise let this one's join), the port is refused.
-        _listener(options["host"], options["port"], shared=False).close()
-    except OSError as exc:
-        logger.error("cannot listen on %s:%s: %s", options["host"], options["port"], exc)
-        return 1
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda _sig, _frame: stop.set())
     context = multiprocessing.get_context("spawn")
 
     started: dict[int | None, float] = {}
 
     def start() -> BaseProcess:
-        process = context.Process(target=_worker, args=(options,), name="terrain-worker")
+        process = context.Process(target=_worker, args=(options, os.getpid()), name="terrain-worker")
         process.start()
         started[process.pid] = time.monotonic()
         return process
@@ -120,8 +138,9 @@ def serve_workers(workers: int, options: dict[str, Any]) -> int:
     for process in processes:
         if process.is_alive():
             process.terminate()  # uvicorn finishes the requests under way, then exits
+    deadline = time.monotonic() + 30
     for process in processes:
-        process.join(30)
+        process.join(max(deadline - time.monotonic(), 0))
         if process.is_alive():
             process.kill()
             process.join()

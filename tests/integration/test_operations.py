@@ -368,7 +368,8 @@ def test_each_worker_listens_on_its_own_socket_and_one_that_dies_is_replaced(
     serve: Callable[..., Served], tmp_path: Path
 ) -> None:
     """Every worker up can be seen listening; a worker killed is started again; a second
-    server on the same port is refused instead of silently sharing it."""
+    server on the same port is refused instead of silently sharing it; workers do not outlive
+    their supervisor."""
     served = serve("--workers", "2")
     with httpx.Client(base_url=served.url, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as client:
         _wait_until_up(client, served.process)
@@ -396,8 +397,24 @@ def test_each_worker_listens_on_its_own_socket_and_one_that_dies_is_replaced(
         assert f"cannot listen on 127.0.0.1:{served.port}" in second.stdout + second.stderr
         assert listening(served.port) == 2  # the first one's, still serving
         assert client.get("/healthz").status_code == 200
+        workers = _workers_of(served.process)
     assert served.stop()
-    assert _workers_of(served.process) == set()
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)  # stopped with it
+
+    # The supervisor killed outright: its workers stop by themselves, the port is free again.
+    orphaned = serve("--workers", "2")
+    with httpx.Client(base_url=orphaned.url, timeout=10) as client:
+        _wait_until_up(client, orphaned.process)
+    deadline = time.monotonic() + 60
+    while len(workers := _workers_of(orphaned.process)) < 2 or listening(orphaned.port) < 2:
+        assert time.monotonic() < deadline, "the workers never listened"
+        time.sleep(0.2)
+    orphaned.process.kill()
+    orphaned.process.wait(10)
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) or listening(orphaned.port):
+        assert time.monotonic() < deadline, "workers outlived their supervisor"
+        time.sleep(0.2)
 
 
 def test_two_workers_add_up_their_metrics(serve: Callable[..., Served]) -> None:

@@ -288,17 +288,15 @@ def test_entries_written_first_and_committed_last_are_numbered_last_with_their_o
         .exec(select(Account).where(Account.owner_id == _user_id(server, "alice")).order_by(Account.name).limit(3))
         .all()
     )
-    with server.connect() as conn:
-        start = conn.execute(sa.text("SELECT max(seq) FROM change_log")).scalar_one()
     late = ServerSession(server)
     in_log_before_commit: list[int] = []
 
     def others_commit(session: Any) -> None:
         if session is not late:
             return
-        # The change log's writer has run: this transaction's entries are in (not yet committed).
-        count = sa.text("SELECT count(*) FROM change_log WHERE seq > :s")
-        in_log_before_commit.append(session.connection().execute(count, {"s": start}).scalar_one())
+        # The change log's writer has run: this transaction's entries wait for its commit.
+        count = sa.text("SELECT count(*) FROM change_log_pending")
+        in_log_before_commit.append(session.connection().execute(count).scalar_one())
         with ServerSession(server) as early:
             early.connection().exec_driver_sql("SET lock_timeout = '10s'")  # a regression fails, not hangs
             account = early.get(Account, other)
@@ -323,6 +321,8 @@ def test_entries_written_first_and_committed_last_are_numbered_last_with_their_o
         sa_event.remove(ServerSession, "before_commit", others_commit)
         late.close()
     assert in_log_before_commit == [2]
+    with server.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM change_log_pending")).scalar_one() == 0
     with server.connect() as conn:
         log = {
             row_id: (seq, owner)
@@ -355,6 +355,59 @@ def test_a_commit_waits_while_the_change_log_lock_is_held(demo_engine: Engine) -
         account = writer.exec(select(Account).where(Account.id == account.id)).one()
         account.notes = "goes through once it is free"
         writer.commit()
+
+
+@pytest.mark.postgres
+def test_a_database_not_yet_at_revision_0014_is_logged_as_before(pg_database: str) -> None:
+    """A server whose database is not migrated yet (`serve --no-migrate` during an upgrade)
+    numbers and owns its entries itself, under the lock; once migrated, a new engine leaves it
+    to the database at commit. Either way each entry has its account's owner."""
+    from app.models import Contact
+    from server.db import make_engine
+    from server.migrate import upgrade
+    from server.models import ChangeLog
+
+    def add_contact(engine: Engine, account_id: str) -> tuple[str | None, int]:
+        """The new entry's owner, and whether the change-log lock was held before COMMIT."""
+        locks: list[int] = []
+        held = sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
+
+        def before_commit(committing: Any) -> None:
+            if committing is session:
+                locks.append(committing.connection().execute(held).scalar_one())
+
+        with ServerSession(engine) as session:
+            contact = Contact(account_id=account_id, last_name="Nouveau")
+            session.add(contact)
+            sa_event.listen(ServerSession, "before_commit", before_commit)  # after the change log's writer
+            try:
+                session.commit()
+            finally:
+                sa_event.remove(ServerSession, "before_commit", before_commit)
+            entry = session.exec(select(ChangeLog).where(ChangeLog.row_id == contact.id)).one()
+        return entry.owner_id, locks[0]
+
+    older = make_engine(pg_database)
+    upgrade(older, "0013")
+    with ServerSession(older) as session:
+        rep = User(username="rita", full_name="Rita", role="rep", password_hash="x")
+        session.add(rep)
+        session.flush()
+        account = Account(name="Avant", owner_id=rep.id)
+        session.add(account)
+        session.commit()
+        rep_id, account_id = rep.id, account.id
+    assert add_contact(older, account_id) == (rep_id, 1)
+    upgrade(older)  # migrated while this engine serves: it keeps its own way, which stays right
+    assert add_contact(older, account_id) == (rep_id, 1)
+    newer = make_engine(pg_database)
+    try:
+        assert add_contact(newer, account_id) == (rep_id, 0)  # the lock is taken in the COMMIT
+        with newer.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM change_log_pending")).scalar_one() == 0
+    finally:
+        older.dispose()
+        newer.dispose()
 
 
 def _user_id(server: Engine, username: str) -> str:

@@ -2,14 +2,17 @@
 
 A server process used to take the change-log lock itself, then insert its entries (numbered as
 they went in) and commit: the lock was held across three to five round trips to the process and
-back, each waiting for its interpreter, and every push of every process queued behind it. Now
-the entries go in unlocked, with provisional numbers, and a deferred trigger renumbers them at
-COMMIT, under the same transaction-level lock, held from there to the end of the commit only:
-numbers still follow commit order, so a late commit can never be skipped by a pulling device.
+back, each waiting for its interpreter, and every push of every process queued behind it.
 
-Under the lock, the trigger also reads the owner of each entry that came without one (a record
-under an account): read there, it is the owner at commit, even if a reassignment committed
-meanwhile. SQLite's single writer needs none of this.
+Now a transaction's entries wait in `change_log_pending`, and a deferred trigger moves them into
+`change_log` at COMMIT, under the same transaction-level lock, held from there to the end of the
+commit only: numbers still follow commit order, so a late commit can never be skipped by a
+pulling device. The first of the transaction's rows to fire moves them all, in the order they
+were written, in one statement; the others find theirs gone. The pending table is UNLOGGED (no
+WAL): a row never outlives its own transaction's commit, and a crash takes the transaction
+along. Under the lock, the move also reads the owner of each entry that came without one (a
+record under an account, `owner_known` false): read there, it is the owner at commit, even if a reassignment
+committed meanwhile. SQLite's single writer needs none of this.
 
 Revision ID: 0014
 Revises: 0013
@@ -35,31 +38,48 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(
+        """
+        CREATE UNLOGGED TABLE IF NOT EXISTS change_log_pending (
+            ord BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            entity VARCHAR(40) NOT NULL,
+            row_id VARCHAR(36) NOT NULL,
+            op VARCHAR(10) NOT NULL,
+            account_id VARCHAR(36),
+            owner_id VARCHAR(36),
+            owner_known BOOLEAN NOT NULL,
+            changed_at TIMESTAMP WITH TIME ZONE NOT NULL
+        )
+        """
+    )
+    op.execute(
         f"""
-        CREATE OR REPLACE FUNCTION terrain_number_change() RETURNS trigger
+        CREATE OR REPLACE FUNCTION terrain_log_pending_changes() RETURNS trigger
         LANGUAGE plpgsql AS $$
         BEGIN
+            IF NOT EXISTS (SELECT 1 FROM change_log_pending WHERE ord = NEW.ord) THEN
+                RETURN NULL;  -- moved already, with the transaction's first row
+            END IF;
             PERFORM pg_advisory_xact_lock({_LOCK});
-            UPDATE change_log
-               SET seq = nextval('change_log_seq_seq'),
-                   owner_id = CASE
-                       WHEN NEW.owner_id IS NULL AND NEW.account_id IS NOT NULL
-                       THEN (SELECT account.owner_id FROM account WHERE account.id = NEW.account_id)
-                       ELSE NEW.owner_id
-                   END
-             WHERE seq = NEW.seq;
+            -- Every pending row this transaction sees is its own (the others' are uncommitted).
+            WITH moved AS (DELETE FROM change_log_pending RETURNING *)
+            INSERT INTO change_log (entity, row_id, op, account_id, owner_id, changed_at)
+            SELECT moved.entity, moved.row_id, moved.op, moved.account_id,
+                   CASE WHEN moved.owner_known THEN moved.owner_id ELSE account.owner_id END,
+                   moved.changed_at
+              FROM moved LEFT JOIN account ON account.id = moved.account_id
+             ORDER BY moved.ord;
             RETURN NULL;
         END
         $$
         """
     )
-    op.execute("DROP TRIGGER IF EXISTS change_log_numbered_at_commit ON change_log")
+    op.execute("DROP TRIGGER IF EXISTS change_log_pending_at_commit ON change_log_pending")
     op.execute(
         """
-        CREATE CONSTRAINT TRIGGER change_log_numbered_at_commit
-        AFTER INSERT ON change_log
+        CREATE CONSTRAINT TRIGGER change_log_pending_at_commit
+        AFTER INSERT ON change_log_pending
         DEFERRABLE INITIALLY DEFERRED
-        FOR EACH ROW EXECUTE FUNCTION terrain_number_change()
+        FOR EACH ROW EXECUTE FUNCTION terrain_log_pending_changes()
         """
     )
 
@@ -67,5 +87,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    op.execute("DROP TRIGGER IF EXISTS change_log_numbered_at_commit ON change_log")
-    op.execute("DROP FUNCTION IF EXISTS terrain_number_change()")
+    op.execute("DROP TABLE IF EXISTS change_log_pending")  # its trigger with it
+    op.execute("DROP FUNCTION IF EXISTS terrain_log_pending_changes()")
