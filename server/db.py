@@ -278,14 +278,13 @@ def _write_change_log(session: Session) -> None:
         wanted = {c.account_id for c in pending if c.account_id and not c.owner_known}
         for chunk in chunks(sorted(wanted)):
             owners.update(session.exec(select(Account.id, Account.owner_id).where(col(Account.id).in_(chunk))).all())
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "entity": c.entity,
             "row_id": c.row_id,
             "op": c.op,
             "account_id": c.account_id,
             "owner_id": c.owner_id if c.owner_known else owners.get(c.account_id or ""),
-            "owner_known": c.owner_known,
             "changed_at": now,
         }
         for c in pending
@@ -293,9 +292,11 @@ def _write_change_log(session: Session) -> None:
     if at_commit:
         # Numbered as this transaction commits, under the lock, with the owners left out here
         # read there: the database moves them into the change log (migration 0014).
+        for row, change in zip(rows, pending, strict=True):
+            row["owner_known"] = change.owner_known
         connection.execute(_PENDING_ENTRY, rows)
     else:  # numbered in commit order by the lock (SQLite: the write lock) held to the commit
-        connection.execute(_LOG_ENTRY, [{k: v for k, v in row.items() if k != "owner_known"} for row in rows])
+        connection.execute(_LOG_ENTRY, rows)
 
 
 #: Where PostgreSQL's entries wait for their commit (migration 0014; not a model: no SQLite twin).

@@ -170,16 +170,12 @@ def _keys_of(conn: sa.Connection, account_ids: list[str]) -> set[tuple[str, str,
 _KEYS_LOCK = 0x74657272616964  # "terraid"
 
 
-def _lock_keys(session: Session) -> None:
-    advisory_lock(session, _KEYS_LOCK)
-
-
 def index_accounts(session: Session, account_ids: Iterable[str]) -> None:
     """Bring these accounts' keys in step with their data (an account gone loses its keys)."""
     ids = sorted(set(account_ids))
     if not ids:
         return
-    _lock_keys(session)
+    advisory_lock(session, _KEYS_LOCK)
     session.flush()
     conn = session.connection()
     k = table_of(AccountKey)
@@ -203,7 +199,7 @@ def rebuild_duplicate_keys(session: Session) -> int:
     Under the duplicate keys' lock (SQLite: the write lock), so that no push indexes an account
     meanwhile and two server processes starting at once build the keys once."""
     begin_write(session)
-    _lock_keys(session)
+    advisory_lock(session, _KEYS_LOCK)
     session.flush()
     conn = session.connection()
     k, a = table_of(AccountKey), table_of(Account)
@@ -223,7 +219,7 @@ def ensure_duplicate_keys(session: Session) -> int | None:
     """Build the keys when there are accounts and no key at all (a database that predates
     them); the number of accounts indexed, or None when nothing had to be done."""
     begin_write(session)
-    _lock_keys(session)  # another server process starting now waits, then finds them built
+    advisory_lock(session, _KEYS_LOCK)  # another server process starting now waits, then finds them built
     conn = session.connection()
     if conn.execute(sa.select(table_of(AccountKey).c.account_id).limit(1)).first() is not None:
         return None
@@ -369,8 +365,8 @@ def find_duplicates(session: Session, account_ids: Iterable[str]) -> None:
 
     Under the duplicate keys' lock (PostgreSQL), taken here and held to the push's commit: two
     pushes bringing the same company at once see each other's keys, and the second one finds
-    the first's lead. A failure here is logged and leaves
-    the push whole: a duplicate check never holds up a rep's sync.
+    the first's lead. A failure here is logged and leaves the push whole: a duplicate check
+    never holds up a rep's sync.
     """
     ids = sorted(set(account_ids))
     if not ids:

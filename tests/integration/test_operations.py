@@ -40,7 +40,7 @@ from server.observe import (
 )
 from server.workers import listening, spreads_connections
 from sync.wire import SCHEMA_VERSION
-from tests.conftest import free_port, settings_for, sign_in
+from tests.conftest import free_port, settings_for, sign_in, wait_for
 
 #: The tests over a database run on a SQLite file: what they watch is the same on PostgreSQL.
 SQLITE = pytest.mark.parametrize("backend", ["sqlite"])
@@ -373,18 +373,15 @@ def test_each_worker_listens_on_its_own_socket_and_one_that_dies_is_replaced(
     served = serve("--workers", "2")
     with httpx.Client(base_url=served.url, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as client:
         _wait_until_up(client, served.process)
-        deadline = time.monotonic() + 60
-        while listening(served.port) < 2:
-            assert time.monotonic() < deadline, "the second worker never listened"
-            time.sleep(0.2)
+        wait_for(lambda: listening(served.port) >= 2, "the second worker never listened")
         workers = _workers_of(served.process)
         assert len(workers) == 2
         victim = min(workers)
         os.kill(victim, signal.SIGKILL)
-        deadline = time.monotonic() + 60
-        while not (len(_workers_of(served.process) - {victim}) == 2 and listening(served.port) == 2):
-            assert time.monotonic() < deadline, "the killed worker was not replaced"
-            time.sleep(0.2)
+        wait_for(
+            lambda: len(_workers_of(served.process) - {victim}) == 2 and listening(served.port) == 2,
+            "the killed worker was not replaced",
+        )
         assert all(client.get("/healthz").status_code == 200 for _ in range(20))
         second = subprocess.run(
             [sys.executable, "-m", "server.cli", "serve", "--port", str(served.port), "--workers", "2"],
@@ -405,16 +402,15 @@ def test_each_worker_listens_on_its_own_socket_and_one_that_dies_is_replaced(
     orphaned = serve("--workers", "2")
     with httpx.Client(base_url=orphaned.url, timeout=10) as client:
         _wait_until_up(client, orphaned.process)
-    deadline = time.monotonic() + 60
-    while len(workers := _workers_of(orphaned.process)) < 2 or listening(orphaned.port) < 2:
-        assert time.monotonic() < deadline, "the workers never listened"
-        time.sleep(0.2)
+    wait_for(lambda: len(_workers_of(orphaned.process)) >= 2 and listening(orphaned.port) >= 2, "never listened")
+    workers = _workers_of(orphaned.process)
     orphaned.process.kill()
     orphaned.process.wait(10)
-    deadline = time.monotonic() + 30
-    while any(Path(f"/proc/{pid}").exists() for pid in workers) or listening(orphaned.port):
-        assert time.monotonic() < deadline, "workers outlived their supervisor"
-        time.sleep(0.2)
+    wait_for(
+        lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers) and not listening(orphaned.port),
+        "workers outlived their supervisor",
+        seconds=30,
+    )
 
 
 def test_two_workers_add_up_their_metrics(serve: Callable[..., Served]) -> None:

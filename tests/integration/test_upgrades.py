@@ -44,7 +44,7 @@ from sync.errors import UpdateRequired
 from sync.loop import SyncLoop, SyncSchedule
 from sync.state import OutboxEntry
 from sync.wire import OLDEST_CLIENT_SCHEMA, SCHEMA_HEADER, SCHEMA_VERSION
-from tests.conftest import LiveServer, settings_for, sign_in, start_live_server
+from tests.conftest import LiveServer, settings_for, sign_in, start_live_server, wait_for
 from tests.integration.conftest import push_mutations
 
 #: Version handling is the same on both databases: these tests run on SQLite.
@@ -508,13 +508,6 @@ class _Watcher(threading.Thread):
                 time.sleep(0.02)
 
 
-def _wait_for(condition: Any, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 @pytest.fixture
 def online(demo_engine: Engine, tmp_path: Path) -> Iterator[LiveServer]:
     server = start_live_server(demo_engine, tmp_path)
@@ -537,13 +530,13 @@ def test_the_next_releases_migration_runs_while_reps_sync(online: LiveServer, tm
     watcher.start()
     migrator = make_engine(str(engine.url.render_as_string(hide_password=False)))
     try:
-        _wait_for(lambda: rep.rounds >= 3 or rep.errors)
+        wait_for(lambda: rep.rounds >= 3 or rep.errors)
         during = rep.rounds
         started = time.monotonic()
         upgrade(migrator, script_location=migrations)  # `terrain-server migrate` of the next release
         took = time.monotonic() - started
         after = rep.rounds
-        _wait_for(lambda: rep.rounds >= after + 3 or rep.errors)
+        wait_for(lambda: rep.rounds >= after + 3 or rep.errors)
     finally:
         rep.stop.set()
         watcher.stop.set()
