@@ -89,7 +89,7 @@ def check_client_schema(version: int) -> None:
         )
 
 
-def client_schema(
+async def client_schema(
     version: Annotated[
         int | None,
         Header(
@@ -100,7 +100,8 @@ def client_schema(
         ),
     ] = None,
 ) -> None:
-    """The sync router's check of the header every device request carries."""
+    """The sync router's check of the header every device request carries (a coroutine: FastAPI
+    would lend a plain function one of the request threads, a hop of ~70 µs for a comparison)."""
     if version is not None:
         check_client_schema(version)
 
@@ -154,7 +155,7 @@ def _current_user(request: Request, session: SessionDep, token: Annotated[str | 
 CurrentUser = Annotated[User, Depends(_current_user)]
 
 
-def _current_manager(user: CurrentUser) -> User:
+async def _current_manager(user: CurrentUser) -> User:
     if user.role not in (Role.manager, Role.admin):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only a manager or an admin can do this")
     return user
@@ -163,7 +164,7 @@ def _current_manager(user: CurrentUser) -> User:
 CurrentManager = Annotated[User, Depends(_current_manager)]
 
 
-def _current_admin(user: CurrentUser) -> User:
+async def _current_admin(user: CurrentUser) -> User:
     if user.role != Role.admin:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only an admin can do this")
     return user

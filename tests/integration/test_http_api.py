@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 
@@ -13,7 +14,7 @@ from sqlmodel import Session, select
 from app.ids import utcnow
 from app.models import Account, Contact, Order, OrderLine
 from server.models import ChangeLog, Device, User
-from tests.conftest import sign_in
+from tests.conftest import sign_in, wait_for
 
 
 def _account_of(api: TestClient, username: str) -> Account:
@@ -56,6 +57,19 @@ def test_an_expired_access_token_is_refused_with_a_reason(api: TestClient) -> No
     claims["exp"] = int((utcnow() - timedelta(minutes=1)).timestamp())
     expired = jwt.encode(claims, api.app.state.secret_key, algorithm="HS256")  # type: ignore[attr-defined]
     response = api.get("/api/v1/sync/pull", headers={"Authorization": f"Bearer {expired}"})
+    assert response.status_code == 401
+    assert "expired" in response.json()["detail"]
+
+
+def test_a_token_accepted_before_is_refused_once_it_expires(api: TestClient) -> None:
+    """The server keeps a checked token's claims (server/security.py): not past its expiry."""
+    headers = sign_in(api, "alice")
+    claims = jwt.decode(headers["Authorization"].split()[1], options={"verify_signature": False})
+    claims["exp"] = int(time.time()) + 2
+    short = {"Authorization": "Bearer " + jwt.encode(claims, api.app.state.secret_key, algorithm="HS256")}  # type: ignore[attr-defined]
+    assert api.get("/api/v1/accounts", headers=short).status_code == 200
+    wait_for(lambda: time.time() > claims["exp"], seconds=5)
+    response = api.get("/api/v1/accounts", headers=short)
     assert response.status_code == 401
     assert "expired" in response.json()["detail"]
 

@@ -20,13 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
+import sqlalchemy as sa
 import uvicorn
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+import server.db
 from app.models import Account
 from server.main import create_app
 from server.models import User
@@ -312,6 +315,41 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
         if served.process.poll() is None:
             served.process.kill()
             served.process.wait(10)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_a_pooled_connection_is_lent_without_a_round_trip_unless_closed_or_long_idle(
+    server_engine: Engine, pg_admin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No ping before each request; a connection the database closed while it sat in the pool
+    is replaced before a request meets it; one idle long is pinged."""
+    whoami = sa.text("SELECT pg_backend_pid()")
+    with psycopg.connect(pg_admin, autocommit=True) as admin:
+
+        def last_statement(pid: int) -> str:
+            row = admin.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()
+            assert row is not None
+            return str(row[0])
+
+        with server_engine.connect() as conn:
+            first = conn.execute(whoami).scalar_one()
+        returned = last_statement(first)  # the end of its transaction as it went back
+        with server_engine.connect() as conn:  # lent again at once: as it was, nothing sent
+            assert last_statement(first) == returned
+            assert conn.execute(whoami).scalar_one() == first
+
+        admin.execute("SELECT pg_terminate_backend(%s)", (first,))
+        wait_for(lambda: admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (first,)).fetchone() is None)
+        with server_engine.connect() as conn:  # the request gets a live connection, not an error
+            second = conn.execute(whoami).scalar_one()
+        assert second != first
+
+        returned = last_statement(second)
+        monkeypatch.setattr(server.db, "IDLE_PING_SECONDS", 0.0)
+        with server_engine.connect() as conn:  # idle "long": pinged, and kept since it answers
+            assert last_statement(second) != returned
+            assert conn.execute(whoami).scalar_one() == second
 
 
 def test_serve_logs_json_lines(serve: Callable[..., Served]) -> None:
