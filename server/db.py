@@ -122,8 +122,8 @@ def _lent(dialect: sa.Dialect, dbapi_connection: Any, record: Any, _proxy: Any) 
     """Lend a pooled connection as it is, unless the database spoke to it while it sat in the
     pool or it sat there long: then ping it, and a dead one is replaced by a new connection.
 
-    Instead of `pool_pre_ping`, whose round trip before every request cost each sync 1.6 % of
-    the server's CPU and some of the database's, in bench/load.py. A connection the database
+    Instead of `pool_pre_ping`: a round trip before every request (1.6 % of the server's CPU
+    samples in a profile of bench/load.py, and some of the database's time). A connection the database
     closed (a restart, `pg_terminate_backend`) has its farewell waiting on its socket; one cut
     without a word (a firewall's idle timeout) is caught by the ping after IDLE_PING_SECONDS."""
     idle_since = record.info.get(_IDLE_SINCE)

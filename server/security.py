@@ -106,8 +106,8 @@ _EXPIRED = "the access token has expired: refresh it or sign in again"
 @lru_cache(maxsize=16_384)
 def _verified(token: str, secret: str) -> AccessClaims:
     """A token's claims, once its signature is checked. A device sends the same token with each
-    request until it expires: decoding it each time cost a sync 2.4 % of the server's CPU in
-    bench/load.py. A refused token is not kept (an exception is not cached)."""
+    request until it expires: decoding it each time was 2.4 % of the server's CPU samples in a
+    profile of bench/load.py. A refused token is not kept (an exception is not cached)."""
     try:
         claims = jwt.decode(token, secret, algorithms=[_ALGORITHM], options={"require": ["exp", "sub", "dev"]})
     except jwt.ExpiredSignatureError as exc:
