@@ -10,7 +10,7 @@ in commit order and a late commit can never be skipped by a pulling device.
 
 from __future__ import annotations
 
-import select as sockets
+import select as io_select
 import time
 import weakref
 from collections.abc import Iterable, Iterator
@@ -111,11 +111,11 @@ def _has_input(dbapi_connection: Any) -> bool:
         fd = dbapi_connection.fileno()
     except Exception:  # noqa: BLE001 (closed already: the ping says so)
         return True
-    if hasattr(sockets, "poll"):
-        poller = sockets.poll()
-        poller.register(fd, sockets.POLLIN)
+    if hasattr(io_select, "poll"):
+        poller = io_select.poll()
+        poller.register(fd, io_select.POLLIN)
         return bool(poller.poll(0))
-    return bool(sockets.select([fd], [], [], 0)[0])
+    return bool(io_select.select([fd], [], [], 0)[0])
 
 
 def _lent(dialect: sa.Dialect, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
@@ -123,9 +123,11 @@ def _lent(dialect: sa.Dialect, dbapi_connection: Any, record: Any, _proxy: Any) 
     pool or it sat there long: then ping it, and a dead one is replaced by a new connection.
 
     Instead of `pool_pre_ping`: a round trip before every request (1.6 % of the server's CPU
-    samples in a profile of bench/load.py, and some of the database's time). A connection the database
-    closed (a restart, `pg_terminate_backend`) has its farewell waiting on its socket; one cut
-    without a word (a firewall's idle timeout) is caught by the ping after IDLE_PING_SECONDS."""
+    samples in a profile of bench/load.py, and some of the database's time). A connection the
+    database closed (a restart, `pg_terminate_backend`) has its farewell waiting on its socket.
+    One cut without a word (a peer gone, a firewall's dropped state) is not seen here unless it
+    sat idle IDLE_PING_SECONDS: reused sooner, it fails that request, and SQLAlchemy then renews
+    the pool's connections (as a request under way when the link dies fails either way)."""
     idle_since = record.info.get(_IDLE_SINCE)
     if idle_since is None:  # opened for this checkout
         return
@@ -134,7 +136,7 @@ def _lent(dialect: sa.Dialect, dbapi_connection: Any, record: Any, _proxy: Any) 
     try:
         dialect.do_ping(dbapi_connection)
     except Exception as exc:  # noqa: BLE001 (whatever the driver raises: the pool opens another)
-        raise sa.exc.DisconnectionError(f"a pooled connection was closed by the database: {exc}") from exc
+        raise sa.exc.DisconnectionError(f"a pooled connection failed its ping: {exc}") from exc
 
 
 def _plan_each_execution(dbapi_connection: Any, _record: object) -> None:

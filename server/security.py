@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -95,7 +94,7 @@ def issue_access_token(*, secret: str, user_id: str, device_id: str, minutes: in
 
 def read_access_token(token: str, *, secret: str) -> AccessClaims:
     claims = _verified(token, secret)
-    if claims.expires_at.timestamp() <= time.time():  # checked at each use: the claims are kept
+    if claims.expires_at <= utcnow():  # checked at each use: the claims are kept
         raise InvalidToken(_EXPIRED)
     return claims
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import timedelta
 
 import jwt
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+import server.security
 from app.ids import utcnow
 from app.models import Account, Contact, Order, OrderLine
 from server.models import ChangeLog, Device, User
-from tests.conftest import sign_in, wait_for
+from tests.conftest import sign_in
 
 
 def _account_of(api: TestClient, username: str) -> Account:
@@ -61,15 +62,16 @@ def test_an_expired_access_token_is_refused_with_a_reason(api: TestClient) -> No
     assert "expired" in response.json()["detail"]
 
 
-def test_a_token_accepted_before_is_refused_once_it_expires(api: TestClient) -> None:
+def test_a_token_accepted_before_is_refused_once_it_expires(api: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     """The server keeps a checked token's claims (server/security.py): not past its expiry."""
     headers = sign_in(api, "alice")
     claims = jwt.decode(headers["Authorization"].split()[1], options={"verify_signature": False})
-    claims["exp"] = int(time.time()) + 2
-    short = {"Authorization": "Bearer " + jwt.encode(claims, api.app.state.secret_key, algorithm="HS256")}  # type: ignore[attr-defined]
-    assert api.get("/api/v1/accounts", headers=short).status_code == 200
-    wait_for(lambda: time.time() > claims["exp"], seconds=5)
-    response = api.get("/api/v1/accounts", headers=short)
+    claims["exp"] = int((utcnow() + timedelta(minutes=1)).timestamp())
+    token = {"Authorization": "Bearer " + jwt.encode(claims, api.app.state.secret_key, algorithm="HS256")}  # type: ignore[attr-defined]
+    assert api.get("/api/v1/accounts", headers=token).status_code == 200
+    later = utcnow() + timedelta(minutes=2)
+    monkeypatch.setattr(server.security, "utcnow", lambda: later)  # the server's clock, past the expiry
+    response = api.get("/api/v1/accounts", headers=token)
     assert response.status_code == 401
     assert "expired" in response.json()["detail"]
 

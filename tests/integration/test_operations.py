@@ -325,6 +325,7 @@ def test_a_pooled_connection_is_lent_without_a_round_trip_unless_closed_or_long_
     """No ping before each request; a connection the database closed while it sat in the pool
     is replaced before a request meets it; one idle long is pinged."""
     whoami = sa.text("SELECT pg_backend_pid()")
+    # One connection at a time: the pool lends back the one just returned.
     with psycopg.connect(pg_admin, autocommit=True) as admin:
 
         def last_statement(pid: int) -> str:
