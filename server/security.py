@@ -92,14 +92,14 @@ def issue_access_token(*, secret: str, user_id: str, device_id: str, minutes: in
     return jwt.encode(claims, secret, algorithm=_ALGORITHM)
 
 
+_EXPIRED = "the access token has expired: refresh it or sign in again"
+
+
 def read_access_token(token: str, *, secret: str) -> AccessClaims:
     claims = _verified(token, secret)
     if claims.expires_at <= utcnow():  # checked at each use: the claims are kept
         raise InvalidToken(_EXPIRED)
     return claims
-
-
-_EXPIRED = "the access token has expired: refresh it or sign in again"
 
 
 @lru_cache(maxsize=16_384)

@@ -55,7 +55,8 @@ def listening(port: int) -> int:
         except OSError:
             continue
         for line in lines:
-            local, state = line.split()[1], line.split()[3]
+            fields = line.split()
+            local, state = fields[1], fields[3]
             count += state == "0A" and int(local.rsplit(":", 1)[1], 16) == port  # 0A: LISTEN
     return count
 

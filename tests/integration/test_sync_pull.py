@@ -323,7 +323,6 @@ def test_entries_written_first_and_committed_last_are_numbered_last_with_their_o
     assert in_log_before_commit == [2]
     with server.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM change_log_pending")).scalar_one() == 0
-    with server.connect() as conn:
         log = {
             row_id: (seq, owner)
             for seq, row_id, owner in conn.execute(
