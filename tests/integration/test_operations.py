@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +32,7 @@ from sqlmodel import Session, col, select
 
 import server.db
 from app.models import Account
+from server.db import TCP_SETTINGS, make_engine
 from server.main import create_app
 from server.models import User
 from server.observe import (
@@ -351,6 +353,39 @@ def test_a_pooled_connection_is_lent_without_a_round_trip_unless_closed_or_long_
         with server_engine.connect() as conn:  # idle "long": pinged, and kept since it answers
             assert last_statement(second) != returned
             assert conn.execute(whoami).scalar_one() == second
+
+
+def _tcp_options(url: str) -> dict[str, int]:
+    """What libpq set on a real connection's socket: the TCP_SETTINGS' names and values."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            fd = conn.connection.driver_connection.fileno()  # type: ignore[union-attr]
+            with socket.socket(fileno=os.dup(fd)) as sock:  # a duplicate: libpq's stays open
+                tcp = socket.IPPROTO_TCP
+                return {
+                    "keepalives": sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+                    "keepalives_idle": sock.getsockopt(tcp, socket.TCP_KEEPIDLE),
+                    "keepalives_interval": sock.getsockopt(tcp, socket.TCP_KEEPINTVL),
+                    "keepalives_count": sock.getsockopt(tcp, socket.TCP_KEEPCNT),
+                    "tcp_user_timeout": sock.getsockopt(tcp, socket.TCP_USER_TIMEOUT),
+                }
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_database_connections_find_a_vanished_peer_in_about_a_minute_unless_the_url_says_otherwise(
+    database_url: str,
+) -> None:
+    """Keepalives after 30 s idle, and a request to a silent peer given up after 30 s (instead of
+    the kernel's defaults: 2 hours idle before a probe, about 15 minutes of retransmissions)."""
+    assert "127.0.0.1" in database_url  # TCP: libpq sets none of this on a Unix socket
+    assert _tcp_options(database_url) == {**TCP_SETTINGS, "keepalives": 1}
+    separator = "&" if "?" in database_url else "?"
+    chosen = _tcp_options(f"{database_url}{separator}keepalives_idle=7&tcp_user_timeout=5000")
+    assert chosen == {**TCP_SETTINGS, "keepalives": 1, "keepalives_idle": 7, "tcp_user_timeout": 5000}
 
 
 def test_serve_logs_json_lines(serve: Callable[..., Served]) -> None:
