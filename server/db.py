@@ -84,19 +84,6 @@ class ServerSession(Session):
     """A session whose commits write the change log."""
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    if url.startswith("sqlite"):
-        # Writers queue for SQLite's one write lock: a push of a thousand changes takes seconds.
-        return sqlite_engine(url, foreign_keys=True, busy_timeout_ms=SQLITE_BUSY_MS, **kwargs)
-    given = sa.engine.make_url(url).query
-    connect_args = {key: value for key, value in TCP_SETTINGS.items() if key not in given}
-    engine = sa.create_engine(url, connect_args={**connect_args, **kwargs.pop("connect_args", {})}, **kwargs)
-    event.listen(engine, "connect", _plan_each_execution)
-    event.listen(engine, "checkin", _returned)
-    event.listen(engine, "checkout", partial(_lent, engine.dialect))
-    return engine
-
-
 #: libpq's TCP settings for every PostgreSQL connection, unless the database URL sets its own
 #: (`?keepalives_idle=60`...). Keepalives after 30 s idle keep a pooled connection's state alive
 #: in the firewalls and NATs between server and database, and find a peer that vanished without
@@ -110,6 +97,21 @@ TCP_SETTINGS = {
     "keepalives_count": 3,
     "tcp_user_timeout": 30_000,
 }
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    if url.startswith("sqlite"):
+        # Writers queue for SQLite's one write lock: a push of a thousand changes takes seconds.
+        return sqlite_engine(url, foreign_keys=True, busy_timeout_ms=SQLITE_BUSY_MS, **kwargs)
+    given = sa.engine.make_url(url).query
+    connect_args = {key: value for key, value in TCP_SETTINGS.items() if key not in given}
+    engine = sa.create_engine(url, connect_args={**connect_args, **kwargs.pop("connect_args", {})}, **kwargs)
+    event.listen(engine, "connect", _plan_each_execution)
+    event.listen(engine, "checkin", _returned)
+    event.listen(engine, "checkout", partial(_lent, engine.dialect))
+    return engine
+
+
 #: A pooled PostgreSQL connection idle this long is pinged before it is lent again.
 IDLE_PING_SECONDS = 30.0
 _IDLE_SINCE = "terrain_idle_since"
