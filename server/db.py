@@ -105,7 +105,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return sqlite_engine(url, foreign_keys=True, busy_timeout_ms=SQLITE_BUSY_MS, **kwargs)
     given = sa.engine.make_url(url).query
     connect_args = {key: value for key, value in TCP_SETTINGS.items() if key not in given}
-    engine = sa.create_engine(url, connect_args={**connect_args, **kwargs.pop("connect_args", {})}, **kwargs)
+    engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
     event.listen(engine, "connect", _plan_each_execution)
     event.listen(engine, "checkin", _returned)
     event.listen(engine, "checkout", partial(_lent, engine.dialect))

@@ -52,22 +52,23 @@ def test_an_unknown_user_gets_the_same_answer_as_a_wrong_password(api: TestClien
     assert response.json()["detail"] == "wrong user name or password"
 
 
-def test_an_expired_access_token_is_refused_with_a_reason(api: TestClient) -> None:
+def _expiring(api: TestClient, delta: timedelta) -> dict[str, str]:
+    """alice's access token, signed again with the server's key to expire `delta` from now."""
     headers = sign_in(api, "alice")
     claims = jwt.decode(headers["Authorization"].split()[1], options={"verify_signature": False})
-    claims["exp"] = int((utcnow() - timedelta(minutes=1)).timestamp())
-    expired = jwt.encode(claims, api.app.state.secret_key, algorithm="HS256")  # type: ignore[attr-defined]
-    response = api.get("/api/v1/sync/pull", headers={"Authorization": f"Bearer {expired}"})
+    claims["exp"] = int((utcnow() + delta).timestamp())
+    return {"Authorization": "Bearer " + jwt.encode(claims, api.app.state.secret_key, algorithm="HS256")}  # type: ignore[attr-defined]
+
+
+def test_an_expired_access_token_is_refused_with_a_reason(api: TestClient) -> None:
+    response = api.get("/api/v1/sync/pull", headers=_expiring(api, timedelta(minutes=-1)))
     assert response.status_code == 401
     assert "expired" in response.json()["detail"]
 
 
 def test_a_token_accepted_before_is_refused_once_it_expires(api: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     """The server keeps a checked token's claims (server/security.py): not past its expiry."""
-    headers = sign_in(api, "alice")
-    claims = jwt.decode(headers["Authorization"].split()[1], options={"verify_signature": False})
-    claims["exp"] = int((utcnow() + timedelta(minutes=1)).timestamp())
-    token = {"Authorization": "Bearer " + jwt.encode(claims, api.app.state.secret_key, algorithm="HS256")}  # type: ignore[attr-defined]
+    token = _expiring(api, timedelta(minutes=1))
     assert api.get("/api/v1/accounts", headers=token).status_code == 200
     later = utcnow() + timedelta(minutes=2)
     monkeypatch.setattr(server.security, "utcnow", lambda: later)  # the server's clock, past the expiry
